@@ -40,9 +40,13 @@ from ase.calculators.calculator import (
 )
 from ase.data import covalent_radii
 
+# SchNetPack's import uses torch.jit.script, which PyTorch now flags as deprecated: not our concern
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
+
 __all__ = [
     "MDSetupError",
     "MDBlowUpError",
+    "model_file",
     "load_model",
     "model_cutoff",
     "NumpySchNet",
@@ -71,6 +75,21 @@ class MDBlowUpError(Exception):
 # ------------------------------------------------------------------------------------------------
 # Loading a model
 # ------------------------------------------------------------------------------------------------
+def model_file(path) -> Path:
+    """The model file for ``path`` (a file, or a folder holding ``best_model``); MDSetupError if none."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "best_model").is_file():
+            return path / "best_model"
+        raise MDSetupError(f"no model file 'best_model' in the folder {path}")
+    if not path.is_file():
+        raise MDSetupError(
+            f"model file not found: {path} (train one with script2_train_schnet.py or give "
+            "--model PATH to a SchNetPack model file)"
+        )
+    return path
+
+
 def load_model(path, device: str = "cpu") -> torch.nn.Module:
     """Load a SchNetPack model file (``best_model`` written by SchNetPack/this tutorial).
 
@@ -80,17 +99,7 @@ def load_model(path, device: str = "cpu") -> torch.nn.Module:
     """
     import schnetpack as spk
 
-    path = Path(path)
-    if path.is_dir():
-        if (path / "best_model").is_file():
-            path = path / "best_model"
-        else:
-            raise MDSetupError(f"no model file 'best_model' in the folder {path}")
-    if not path.is_file():
-        raise MDSetupError(
-            f"model file not found: {path} (train one with script2_train_schnet.py or give "
-            "--model PATH to a SchNetPack model file)"
-        )
+    path = model_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -566,7 +575,7 @@ class StabilityMonitor:
     """
 
     def __init__(self, atoms, max_stretch=1.5, max_compress=0.6, min_distance=0.5,
-                 max_drift_ev_per_atom=None, timestep_fs=None):
+                 max_drift_ev_per_atom=None, timestep_fs=None, dyn=None):
         if not max_stretch > 1.0 or not 0.0 < max_compress < 1.0:
             raise MDSetupError("bond bounds need max_stretch > 1 and 0 < max_compress < 1")
         self.atoms = atoms
@@ -584,6 +593,7 @@ class StabilityMonitor:
         self.bi, self.bj, self.d0 = self.i[bonded], self.j[bonded], d[bonded]
         self.symbols = atoms.get_chemical_symbols()
         self.e0 = None
+        self.dyn = dyn  # if given, its step counter names the step in messages
         self.step = 0
         self.max_drift_seen = 0.0
 
@@ -596,6 +606,8 @@ class StabilityMonitor:
         return f"step {self.step} (t = {self.step * self.timestep_fs:g} fs)"
 
     def __call__(self):
+        if self.dyn is not None:
+            self.step = self.dyn.nsteps
         self.check()
         self.step += 1
 
@@ -695,8 +707,6 @@ def archive_previous(paths, stamp: str | None = None):
 def write_gif(traj_path, gif_path, max_frames: int = 100, fps: int = 20,
               rotation: str = "-70x,20y"):
     """Write an animated GIF of a trajectory (matplotlib + Pillow, works without a display)."""
-    import matplotlib
-
     import matplotlib.pyplot as plt
     from ase.io import read
     from ase.io.animation import write_animation
@@ -704,8 +714,6 @@ def write_gif(traj_path, gif_path, max_frames: int = 100, fps: int = 20,
     images = read(str(traj_path), index=":")
     stride = max(1, math.ceil(len(images) / max_frames))
     images = images[::stride]
-    if matplotlib.get_backend().lower() not in ("agg",) and not plt.get_fignums():
-        pass  # an interactive backend is fine; the figure is closed below either way
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.set_axis_off()
     try:

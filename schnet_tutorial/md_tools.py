@@ -100,28 +100,35 @@ def load_model(path, device: str = "cpu") -> torch.nn.Module:
     import schnetpack as spk
 
     path = model_file(path)
-    try:
+    try:  # first a plain torch.load, to say clearly what the file holds if it is not a model
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = spk.utils.load_model(str(path), device=device)
+            obj = torch.load(str(path), map_location=device, weights_only=False)
     except Exception as exc:  # torch.load raises many kinds (UnpicklingError, RuntimeError, ...)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MDSetupError(
             f"{path} is not a SchNetPack model file ({type(exc).__name__}: {reason[:120]})"
         ) from None
-    if isinstance(model, dict):
+    if isinstance(obj, dict):
         hint = (
             " (it looks like a PyTorch Lightning checkpoint; use the 'best_model' file instead)"
-            if "state_dict" in model
+            if "state_dict" in obj
             else ""
         )
         raise MDSetupError(f"{path} is not a SchNetPack model file{hint}")
-    if isinstance(model, spk.task.AtomisticTask):
-        model = model.model
-    if not isinstance(model, torch.nn.Module) or not hasattr(model, "model_outputs"):
+    if isinstance(obj, spk.task.AtomisticTask):
+        model = obj.model
+    elif isinstance(obj, spk.model.AtomisticModel):
+        model = obj
+    else:
         raise MDSetupError(
-            f"{path} holds a {type(model).__name__}, not a SchNetPack model (AtomisticModel)"
+            f"{path} holds a {type(obj).__name__}, not a SchNetPack model (AtomisticModel)"
         )
+    if getattr(model, "spk_version", None) != spk.__version__ and model is obj:
+        # SchNetPack's loader updates models saved by older SchNetPack versions
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = spk.utils.load_model(str(path), device=device)
     if "forces" not in (model.model_outputs or []) or "energy" not in model.model_outputs:
         raise MDSetupError(
             f"the model in {path} predicts {model.model_outputs}, but MD needs 'energy' and "

@@ -198,7 +198,9 @@ atoms.calc = None
 atoms.pbc = False
 print(f"Start geometry: {atoms.get_chemical_formula()} ({len(atoms)} atoms) from {origin}")
 
-# Maxwell-Boltzmann velocities at T, without overall translation and rotation
+# Maxwell-Boltzmann velocities at T, without overall translation and rotation. FixCom keeps the
+# molecule's centre of mass in place (ASE then counts 3N - 3 degrees of freedom for T).
+atoms.set_constraint(FixCom())
 rng = np.random.default_rng(args.seed)
 thermalize_momenta(atoms, temperature_K=args.temperature, exact_temperature=True, rng=rng)
 Stationary(atoms)
@@ -233,7 +235,6 @@ for old, new in moved:
     print(f"Kept the previous {old.name} as {new.name}")
 
 if args.thermostat == "langevin":
-    atoms.set_constraint(FixCom())  # no drift of the whole molecule through space
     dyn = Langevin(atoms, args.timestep * units.fs, temperature_K=args.temperature,
                    friction=args.friction / units.fs, fixcm=False, rng=rng)
     ensemble = f"Langevin {args.temperature:g} K, friction {args.friction:g}/fs"

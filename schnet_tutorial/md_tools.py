@@ -53,6 +53,8 @@ __all__ = [
     "TorchPotential",
     "MoleculeCalculator",
     "make_calculator",
+    "read_structures",
+    "start_geometry",
     "StabilityMonitor",
     "EnergyRecorder",
     "archive_previous",
@@ -569,6 +571,64 @@ def make_calculator(model, atoms, energy_unit="eV", kind: str = "auto"):
 
 
 # ------------------------------------------------------------------------------------------------
+# Start geometry
+# ------------------------------------------------------------------------------------------------
+def read_structures(path, index=":"):
+    """ase.io.read, fast for gzip files too (ASE seeks inside .gz files, which is very slow)."""
+    import gzip
+    import io
+
+    from ase.io import read
+
+    path = Path(path)
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            text = fh.read()
+        name = path.name[: -len(".gz")]
+        fmt = "extxyz" if name.endswith((".xyz", ".extxyz")) else None
+        if fmt is None:
+            from ase.io.formats import filetype
+
+            fmt = filetype(name, read=False)
+        return read(io.StringIO(text), index=index, format=fmt)
+    return read(str(path), index=index)
+
+
+def start_geometry(start=None, data_file=None, split_file=None, seed=0):
+    """The MD start geometry and a one-line description of where it comes from.
+
+    start: "file" or "file@index" (any ASE-readable file) takes precedence. Otherwise a frame of
+    ``data_file``: a seeded random choice among the test indices of ``split_file`` (SchNetPack's
+    split.npz with ``test_idx``) when it exists, i.e. a geometry the model never saw in training.
+    """
+    if start:
+        file, _, index = str(start).partition("@")
+        if not Path(file).is_file():
+            raise MDSetupError(f"start geometry file not found: {file}")
+        try:
+            atoms = read_structures(file, index=int(index) if index else 0)
+        except Exception as exc:
+            raise MDSetupError(f"cannot read a structure from {start} ({type(exc).__name__}: {exc})") from None
+        return atoms, f"{file}, frame {index or 0}"
+    if data_file is None or not Path(data_file).is_file():
+        raise MDSetupError(f"data file not found: {data_file}; give a start geometry with --start FILE")
+    data_file = Path(data_file)
+    try:
+        frames = read_structures(data_file)
+    except Exception as exc:
+        raise MDSetupError(f"cannot read {data_file} ({type(exc).__name__}: {exc}); give --start FILE") from None
+    rng = np.random.default_rng(seed)
+    if split_file is not None and Path(split_file).is_file():
+        test_idx = np.asarray(np.load(split_file)["test_idx"]).reshape(-1)
+        test_idx = test_idx[test_idx < len(frames)]
+        if len(test_idx):
+            k = int(rng.choice(test_idx))
+            return frames[k], f"{data_file.name}, frame {k} (test set: not used in training)"
+    k = int(rng.integers(len(frames)))
+    return frames[k], f"{data_file.name}, frame {k} (no split file next to the model)"
+
+
+# ------------------------------------------------------------------------------------------------
 # Watching the run
 # ------------------------------------------------------------------------------------------------
 class StabilityMonitor:
@@ -603,6 +663,8 @@ class StabilityMonitor:
         self.dyn = dyn  # if given, its step counter names the step in messages
         self.step = 0
         self.max_drift_seen = 0.0
+        self.max_ratio_seen = 1.0  # longest bond / its start length, over the run
+        self.min_ratio_seen = 1.0
 
     def _name(self, a, b):
         return f"{self.symbols[a]}{a}-{self.symbols[b]}{b}"
@@ -624,6 +686,8 @@ class StabilityMonitor:
             raise MDBlowUpError(f"positions became NaN/inf at {self._where()}", self.step)
         d = np.linalg.norm(R[self.bj] - R[self.bi], axis=1)
         ratio = d / self.d0
+        self.max_ratio_seen = max(self.max_ratio_seen, float(ratio.max()))
+        self.min_ratio_seen = min(self.min_ratio_seen, float(ratio.min()))
         k = int(np.argmax(ratio))
         if ratio[k] > self.max_stretch:
             raise MDBlowUpError(

@@ -123,7 +123,6 @@ import numpy as np  # noqa: E402
 import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from ase import units  # noqa: E402
-from ase.io import read  # noqa: E402
 from ase.io.trajectory import Trajectory  # noqa: E402
 from ase.md import MDLogger  # noqa: E402
 from ase.md.langevin import Langevin  # noqa: E402
@@ -142,36 +141,6 @@ def newest_model(models_dir: Path) -> Path:
         fail(f"no trained model in {models_dir}: run script2_train_schnet.py first, "
              "or give --model PATH")
     return candidates[-1]
-
-
-def start_geometry(start, data_file, model_path, seed):
-    """Atoms to start from, and a one-line description of where they come from."""
-    if start:
-        file, _, index = str(start).partition("@")
-        if not Path(file).is_file():
-            fail(f"start geometry file not found: {file}")
-        try:
-            atoms = read(file, index=int(index) if index else 0)
-        except Exception as exc:
-            fail(f"cannot read a structure from {start} ({type(exc).__name__}: {exc})")
-        return atoms, f"{file}, frame {index or 0}"
-    data_file = Path(data_file)
-    if not data_file.is_file():
-        fail(f"data file not found: {data_file}; give a start geometry with --start FILE")
-    try:
-        frames = read(str(data_file), index=":")
-    except Exception as exc:
-        fail(f"cannot read {data_file} ({type(exc).__name__}: {exc}); give --start FILE")
-    split = Path(model_path).parent / "split.npz"
-    rng = np.random.default_rng(seed)
-    if split.is_file():
-        test_idx = np.load(split)["test_idx"]
-        test_idx = test_idx[test_idx < len(frames)]
-        if len(test_idx):
-            k = int(rng.choice(test_idx))
-            return frames[k], f"{data_file.name}, frame {k} (test set: not used in training)"
-    k = int(rng.integers(len(frames)))
-    return frames[k], f"{data_file.name}, frame {k} (no split file next to the model)"
 
 
 def energy_unit_for(model_path: Path, given):
@@ -193,7 +162,11 @@ try:
     model_path = md_tools.model_file(args.model) if args.model else newest_model(MODELS_DIR)
 except md_tools.MDSetupError as exc:
     fail(exc)
-atoms, origin = start_geometry(args.start, args.data, model_path, args.seed)
+try:
+    atoms, origin = md_tools.start_geometry(args.start, args.data, model_path.parent / "split.npz",
+                                            seed=args.seed)
+except md_tools.MDSetupError as exc:
+    fail(exc)
 atoms.calc = None
 atoms.pbc = False
 print(f"Start geometry: {atoms.get_chemical_formula()} ({len(atoms)} atoms) from {origin}")

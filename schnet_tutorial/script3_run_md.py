@@ -114,7 +114,7 @@ def parse_args(argv=None):
 
 def fail(message):
     """Stop with a one-line error message and a non-zero exit code."""
-    raise SystemExit(f"script3_run_md.py: error: {message}")
+    raise SystemExit("script3_run_md.py: error: " + " ".join(str(message).split()))
 
 
 args = parse_args(None if __name__ == "__main__" else [])

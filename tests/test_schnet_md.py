@@ -260,6 +260,26 @@ def test_load_model_errors_are_one_line(tmp_path, files):
         md_tools.load_model(tmp_path / "energy_only")
 
 
+def test_start_geometry_from_test_split_and_gzip_files(tmp_path, files):
+    import gzip
+    import shutil
+
+    gz = tmp_path / "frames.xyz.gz"
+    with open(files["data"], "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    frames = md_tools.read_structures(gz)
+    assert len(frames) == 6 and frames[5].info["frame"] == 5
+    split = files["schnet"].parent / "split.npz"
+    atoms, origin = md_tools.start_geometry(None, gz, split, seed=0)
+    assert atoms.info["frame"] == 4 and "test set" in origin
+    atoms, origin = md_tools.start_geometry(f"{gz}@2")
+    assert atoms.info["frame"] == 2
+    atoms, origin = md_tools.start_geometry(None, gz, tmp_path / "no_split.npz", seed=0)
+    assert "no split file" in origin
+    with pytest.raises(md_tools.MDSetupError, match="data file not found"):
+        md_tools.start_geometry(None, tmp_path / "missing.xyz.gz")
+
+
 # ------------------------------------------------------------------ stability and files
 def test_stability_monitor_catches_broken_and_squeezed_bonds_and_drift():
     atoms = ethanol(rattle=0.0)

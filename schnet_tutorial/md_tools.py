@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ase import units
 from ase.calculators.calculator import (
     Calculator,
     PropertyNotImplementedError,

@@ -47,6 +47,7 @@ __all__ = [
     "MDBlowUpError",
     "model_file",
     "load_model",
+    "model_energy_unit",
     "model_cutoff",
     "NumpySchNet",
     "TorchPotential",
@@ -136,6 +137,31 @@ def load_model(path, device: str = "cpu") -> torch.nn.Module:
             "'forces' (train it with forces, e.g. script2_train_schnet.py)"
         )
     return model.eval()
+
+
+def model_energy_unit(model_path, default: str = "eV") -> str:
+    """The energy unit a model predicts, from a JSON file saved next to it, else ``default``.
+
+    A SchNetPack model file does not record units. The tutorial's training script writes them
+    into a JSON file in the model folder (key ``energy_unit``, or ``units: {"energy": ...}``).
+    """
+    import json
+
+    folder = Path(model_path)
+    folder = folder if folder.is_dir() else folder.parent
+    for js in sorted(folder.glob("*.json")):
+        try:
+            info = json.loads(js.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict):
+            continue
+        unit = info.get("energy_unit")
+        if unit is None and isinstance(info.get("units"), dict):
+            unit = info["units"].get("energy")
+        if isinstance(unit, str) and unit:
+            return unit
+    return default
 
 
 def model_cutoff(model: torch.nn.Module) -> float:

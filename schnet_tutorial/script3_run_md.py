@@ -143,12 +143,6 @@ def newest_model(models_dir: Path) -> Path:
     return candidates[-1]
 
 
-def energy_unit_for(model_path: Path, given):
-    if given:
-        return given
-    return "eV"
-
-
 def shown_path(path: Path) -> str:
     """A path relative to the working directory when possible (for copy-paste commands)."""
     try:
@@ -182,7 +176,7 @@ ZeroRotation(atoms)
 # %% 2 Model: the trained SchNet model as an ASE calculator (forces = -dE/dR)
 try:
     model = md_tools.load_model(model_path)
-    energy_unit = energy_unit_for(model_path, args.energy_unit)
+    energy_unit = args.energy_unit or md_tools.model_energy_unit(model_path, default="eV")
     calc = md_tools.make_calculator(model, atoms, energy_unit=energy_unit, kind=args.calculator)
     atoms.calc = calc
     epot0 = atoms.get_potential_energy()

@@ -238,6 +238,17 @@ def test_energy_unit_conversion():
     np.testing.assert_allclose(a.get_forces(), f_ev * 0.0433641, rtol=1e-5)
 
 
+def test_model_energy_unit_from_json_next_to_the_model(tmp_path):
+    import json
+
+    (tmp_path / "best_model").write_bytes(b"")
+    assert md_tools.model_energy_unit(tmp_path / "best_model") == "eV"  # the tutorial's default
+    (tmp_path / "notes.json").write_text("[1, 2]")
+    (tmp_path / "run.json").write_text(json.dumps({"units": {"energy": "kcal/mol"}}))
+    assert md_tools.model_energy_unit(tmp_path / "best_model") == "kcal/mol"
+    assert md_tools.model_energy_unit(tmp_path) == "kcal/mol"
+
+
 def test_load_model_errors_are_one_line(tmp_path, files):
     with pytest.raises(md_tools.MDSetupError, match="model file not found"):
         md_tools.load_model(tmp_path / "nope" / "best_model")

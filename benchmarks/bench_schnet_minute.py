@@ -232,23 +232,26 @@ def main():
               f"largest deviation {drift['max']:.2f} meV/atom, mean T {drift['mean_T']:.0f} K")
 
         print("\nSummary")
+        rows = []
         if len(walls) == 3:
-            ok = total <= TARGET_TOTAL_S
-            print(f"  from nothing to a trajectory   {total:8.1f} s        target <= 60 s      "
-                  f"{'met' if ok else 'MISSED'}")
+            rows.append(("from nothing to a trajectory", f"{total:.1f} s", "<= 60 s",
+                         total <= TARGET_TOTAL_S))
         if force_mae is not None:
-            print(f"  test force MAE                 {force_mae:8.2f} kcal/mol/Å  target <= 1.0  "
-                  f"{'met' if force_mae <= TARGET_FORCE_MAE else 'MISSED'}")
+            rows.append(("test force MAE", f"{force_mae:.2f} kcal/mol/Å", "<= 1.0 kcal/mol/Å",
+                         force_mae <= TARGET_FORCE_MAE))
         elif "script2 (train)" in walls:
-            print("  test force MAE                 (not found in script2's output)")
-        print(f"  MD speed                       {max(ours):8.0f} steps/s  target ~1000     "
-              f"{'met' if max(ours) >= TARGET_STEPS_PER_S else 'MISSED'}  "
-              f"({max(ours) / max(base):.1f} x SpkCalculator)")
+            rows.append(("test force MAE", "not found", "<= 1.0 kcal/mol/Å", False))
+        rows.append(("MD speed (script3's calculator)", f"{max(ours):.0f} steps/s", "~1000 steps/s",
+                     max(ours) >= TARGET_STEPS_PER_S))
+        rows.append(("  vs SpkCalculator", f"{max(ours) / max(base):.1f} x", "", None))
         n_stable = sum(s == "stable" for _, s, _, _ in stab)
-        print(f"  300 K Langevin, 1000 steps     {n_stable}/{len(stab)} stable"
-              f"                       {'met' if n_stable == len(stab) else 'MISSED'}")
-        print(f"  NVE drift, 1000 steps          {abs(drift['end']):8.2f} meV/atom target < 5      "
-              f"{'met' if abs(drift['end']) < TARGET_DRIFT else 'MISSED'}")
+        rows.append(("300 K Langevin, 1000 steps", f"{n_stable}/{len(stab)} stable", "all stable",
+                     n_stable == len(stab)))
+        rows.append(("NVE drift, 1000 steps", f"{abs(drift['end']):.2f} meV/atom", "< 5 meV/atom",
+                     abs(drift["end"]) < TARGET_DRIFT))
+        for name, value, target, ok in rows:
+            status = "" if ok is None else ("met" if ok else "MISSED")
+            print(f"  {name:32s} {value:>18s}   {target:18s} {status}")
     finally:
         if args.keep:
             print(f"\nKept {tmp}")

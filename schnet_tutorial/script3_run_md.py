@@ -251,6 +251,7 @@ t_fs = data["time_fs"]
 axes[0].plot(t_fs, data["epot"], lw=0.8, label="potential energy", color="tab:blue")
 axes[0].plot(t_fs, data["etot"], lw=1.2, label="total energy", color="black")
 axes[0].set_ylabel("energy (eV)")
+axes[0].ticklabel_format(axis="y", useOffset=False)  # absolute energies, e.g. -4209.8 eV
 axes[0].legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
 fig.suptitle(f"SchNet MD of {atoms.get_chemical_formula()}: {ensemble}")
 axes[1].plot(t_fs, data["ekin"], lw=0.8, color="tab:red")

@@ -376,9 +376,11 @@ def test_script3_runs_writes_files_and_rerun_keeps_previous(files, tmp_path):
 
 def test_script3_stops_a_blown_up_run_and_keeps_the_trajectory(files, tmp_path):
     out = tmp_path / "ase_calcs"
-    res = run_script3("--model", files["schnet"], "--start", files["start"], "--out-dir", out,
+    # default data: a test-split frame (index 4, see the fixture) of the bundled ethanol file
+    res = run_script3("--model", files["schnet"], "--out-dir", out,
                       "--figures-dir", tmp_path, "--timestep", 10, "--temperature", 5000,
                       "--steps", 200, cwd=tmp_path)
+    assert "ethanol_pbe.xyz.gz, frame 4 (test set" in res.stdout, res.stdout + res.stderr
     assert res.returncode != 0
     lines = error_lines(res.stderr)
     assert len(lines) == 1, res.stderr

@@ -1,0 +1,141 @@
+"""Slides "3. Cost function" and "4. Find the parameters", plus early stopping (slide 9).
+
+Cost: mean squared error (MSE). Find: theta' = theta - lr * grad C, one step per mini-batch.
+The epoch loss is the mean over all points of the epoch: each batch's MSE weighted by its size
+(the last batch may be smaller), not the loss of the first or last batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """'auto' takes CUDA, then Apple's MPS, then the CPU; or name one: 'cuda', 'mps', 'cpu'."""
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(preference)
+
+
+def limit_threads() -> None:
+    """Small models run fastest on few threads; leave the user's setting alone if given."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+    """sgd, momentum (heavy ball), nesterov, adam or adamw. weight_decay is the L2 strength."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if name in ("momentum", "nesterov"):
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
+                               weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
+def train_epoch(model: nn.Module, loader, optimizer, loss_fn=nn.MSELoss(), device="cpu") -> float:
+    """One pass over the training data: one optimizer step per mini-batch. Returns the epoch MSE."""
+    model.train()
+    total, count = 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(x)  # weight each batch by its size
+        count += len(x)
+    return total / count
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, loss_fn=nn.MSELoss(), device="cpu") -> float:
+    """Mean loss over all points of a DataLoader (no parameter update)."""
+    model.eval()
+    total, count = 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        total += loss_fn(model(x), y).item() * len(x)
+        count += len(x)
+    return total / count
+
+
+@dataclass
+class History:
+    train: list = field(default_factory=list)
+    validation: list = field(default_factory=list)
+    best_epoch: int = -1          # 0-based epoch whose weights were kept
+    stopped_epoch: int = -1       # last epoch run
+    early_stopped: bool = False
+
+
+def fit(model, train_loader, optimizer, epochs: int, val_loader=None, patience: int | None = None,
+        loss_fn=nn.MSELoss(), device="cpu", writer=None, log_every: int = 0) -> History:
+    """Train for up to ``epochs``. With a validation loader and ``patience``: stop when the
+    validation loss has not improved for ``patience`` epochs and restore the best weights."""
+    hist = History()
+    best, best_state = float("inf"), None
+    for epoch in range(epochs):
+        hist.train.append(train_epoch(model, train_loader, optimizer, loss_fn, device))
+        hist.stopped_epoch = epoch
+        if val_loader is not None:
+            val = evaluate(model, val_loader, loss_fn, device)
+            hist.validation.append(val)
+            if val < best:
+                best, hist.best_epoch = val, epoch
+                best_state = copy.deepcopy(model.state_dict())
+        if writer is not None:
+            scalars = {"train": hist.train[-1]}
+            if val_loader is not None:
+                scalars["validation"] = hist.validation[-1]
+            writer.add_scalars("loss (MSE)", scalars, epoch)
+        if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
+            msg = f"epoch {epoch:5d}  train MSE {hist.train[-1]:.3e}"
+            if val_loader is not None:
+                msg += f"  validation MSE {hist.validation[-1]:.3e}"
+            print(msg)
+        if patience is not None and val_loader is not None and epoch - hist.best_epoch >= patience:
+            hist.early_stopped = True
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return hist
+
+
+@torch.no_grad()
+def predict(model: nn.Module, r: torch.Tensor) -> torch.Tensor:
+    model.eval()
+    return model(r)
+
+
+def predict_force(model: nn.Module, r: torch.Tensor) -> torch.Tensor:
+    """F = -dE/dr of the model by automatic differentiation."""
+    model.eval()
+    r = r.clone().requires_grad_(True)
+    energy = model(r)
+    (grad,) = torch.autograd.grad(energy.sum(), r)
+    return -grad.detach()

@@ -106,7 +106,7 @@ for seed, model in enumerate(models):
 ax.plot(train_set.r, train_set.energy, "ko", ms=6, label="training points")
 ax.set(xlabel="r (sigma)", ylabel="E (epsilon)", ylim=(-1.5, 2.5),
        title=f"{n_params:,} parameters, {N_POINTS} points: overfitting")
-ax.legend(fontsize=8, loc="upper right")
+ax.legend(fontsize=8, loc="lower right")
 save_figure(fig, "lj_1_overfit")
 show()
 print(f"done: {len(models)} fits of {n_params:,} parameters")

@@ -137,5 +137,7 @@ def predict_force(model: nn.Module, r: torch.Tensor) -> torch.Tensor:
     model.eval()
     r = r.clone().requires_grad_(True)
     energy = model(r)
-    (grad,) = torch.autograd.grad(energy.sum(), r)
+    (grad,) = torch.autograd.grad(energy.sum(), r, allow_unused=True)
+    if grad is None:  # a one-hot descriptor is piecewise constant: its derivative is zero
+        return torch.zeros_like(r).detach()
     return -grad.detach()

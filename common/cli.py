@@ -75,7 +75,9 @@ def apply_overrides(namespace: dict, argv=None, quick: dict | None = None) -> li
         try:
             namespace[name] = _convert(value, namespace[name])
         except ValueError:
-            fail(f"{name} must be a {type(namespace[name]).__name__}, got {value!r}")
+            kind = {bool: "true or false", int: "an integer", float: "a number"}.get(
+                type(namespace[name]), "a comma-separated list")
+            fail(f"{name} must be {kind}, got {value!r}")
         changed.append(name)
         i += 1
     return changed

@@ -1,0 +1,45 @@
+"""Set-up: pins in step, README quick start equal to what CI runs, runs/ kept in git."""
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pins(lines):
+    out = {}
+    for line in lines:
+        m = re.match(r"^\s*-?\s*([A-Za-z0-9_.\-]+)==([^\s#]+)", line)
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def test_requirements_and_environment_yml_pin_the_same_versions():
+    req = pins((ROOT / "requirements.txt").read_text().splitlines())
+    env_text = (ROOT / "environment.yml").read_text()
+    env = pins(env_text.split("- pip:")[1].splitlines())
+    assert req == env
+    for name in ("torch", "numpy", "matplotlib", "tensorboard", "schnetpack", "ase", "pytest"):
+        assert name in req, name
+    assert req["schnetpack"] == "2.2.0"
+    assert "python=3.12" in env_text and "name: ml_tutorial" in env_text
+    assert (ROOT / ".python-version").read_text().strip() == "3.12"
+
+
+def test_readme_quick_start_is_what_ci_runs():
+    ci = [l for l in (ROOT / ".ci" / "run").read_text().splitlines()
+          if l.strip() and not l.startswith("#") and not l.startswith(("set ", "cd "))]
+    assert len(ci) == 1
+    readme = (ROOT / "README.md").read_text()
+    assert f"`{ci[0]}`" in readme or f"\n{ci[0]}\n" in readme
+    assert "tour.py" in readme
+
+
+def test_runs_folder_is_kept_but_its_contents_ignored():
+    tracked = subprocess.run(["git", "ls-files", "runs"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode == 0 and tracked.stdout:
+        assert "runs/README.md" in tracked.stdout
+    ignored = subprocess.run(["git", "check-ignore", "-q", "runs/some_run/events.out"], cwd=ROOT)
+    assert ignored.returncode == 0

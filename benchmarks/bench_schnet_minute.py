@@ -191,7 +191,7 @@ def main():
             raise SystemExit("bench_schnet_minute.py: script1/script2 not found; use --model")
 
         data = Path(args.data).resolve() if args.data else tut / "data" / "ethanol_pbe.xyz.gz"
-        s3_args = ["--model", str(model_path), "--data", str(data), "--energy-unit", args.energy_unit]
+        s3_args = ["--model", str(model_path), "--data-file", str(data), "--energy-unit", args.energy_unit]
         if not args.model:
             s3_args = []  # the defaults, as a student runs it
         walls["script3 (1000 MD steps)"], out3 = run_step("script3_run_md.py", tut / "script3_run_md.py",

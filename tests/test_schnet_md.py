@@ -338,9 +338,9 @@ def test_archive_previous_never_overwrites(tmp_path):
 # ------------------------------------------------------------------ script3 end to end
 def test_script3_runs_writes_files_and_rerun_keeps_previous(files, tmp_path):
     out, figs = tmp_path / "ase_calcs", tmp_path / "figures"
-    common = ["--model", files["schnet"], "--data", files["data"], "--out-dir", out,
+    common = ["--model", files["schnet"], "--data-file", files["data"], "--out-dir", out,
               "--figures-dir", figs, "--steps", 20, "--traj-interval", 5]
-    first = run_script3(*common, "--gif", cwd=tmp_path)
+    first = run_script3(*common, "--write-gif", "true", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "frame 4 (test set" in first.stdout  # the split's only test frame
     assert "ase gui" in first.stdout and "Tools -> Movie -> Play" in first.stdout
@@ -353,7 +353,7 @@ def test_script3_runs_writes_files_and_rerun_keeps_previous(files, tmp_path):
     assert not np.allclose(frames[0].positions, frames[-1].positions)  # atoms moved
     log = (out / "simulation.log").read_text()
     assert "Etot[eV]" in log and len(log.strip().splitlines()) == 1 + 1 + 20 // 10 + 1
-    assert (figs / "md_energies.png").stat().st_size > 10_000
+    assert (figs / "schnet_md_energies.png").stat().st_size > 10_000
     from PIL import Image
     with Image.open(out / "simulation.gif") as gif:
         assert gif.n_frames == 5
@@ -378,13 +378,13 @@ def test_script3_stops_a_blown_up_run_and_keeps_the_trajectory(files, tmp_path):
     out = tmp_path / "ase_calcs"
     # default data: a test-split frame (index 4, see the fixture) of the bundled ethanol file
     res = run_script3("--model", files["schnet"], "--out-dir", out,
-                      "--figures-dir", tmp_path, "--timestep", 10, "--temperature", 5000,
+                      "--figures-dir", tmp_path, "--timestep-fs", 10, "--temperature-k", 5000,
                       "--steps", 200, cwd=tmp_path)
     assert "ethanol_pbe.xyz.gz, frame 4 (test set" in res.stdout, res.stdout + res.stderr
     assert res.returncode != 0
     lines = error_lines(res.stderr)
     assert len(lines) == 1, res.stderr
-    assert "blew up" in lines[0] and "--timestep" in lines[0]
+    assert "blew up" in lines[0] and "TIMESTEP_FS" in lines[0]
     with Trajectory(str(out / "simulation.traj")) as traj:
         n = len(traj)
     assert 1 <= n < 200 // 5 + 1  # stopped early, what was written is readable
@@ -395,8 +395,10 @@ def test_script3_stops_a_blown_up_run_and_keeps_the_trajectory(files, tmp_path):
     (["--model", "{dir}/missing/best_model"], "model file not found"),
     (["--model", "{dir}/ethanol_small.xyz", "--start", "{dir}/start.xyz"],
      "is not a SchNetPack model file"),
-    (["--model", "{dir}/schnet/best_model", "--steps", "0"], "--steps must be a positive"),
-    (["--model", "{dir}/schnet/best_model", "--thermostat", "nose"], "--thermostat must be"),
+    (["--model", "{dir}/schnet/best_model", "--steps", "0"], "STEPS must be a positive"),
+    (["--model", "{dir}/schnet/best_model", "--steps", "1e3"], "STEPS must be an integer"),
+    (["--model", "{dir}/schnet/best_model", "--timestep", "1"], "unknown option '--timestep'"),
+    (["--model", "{dir}/schnet/best_model", "--thermostat", "nose"], "THERMOSTAT must be one of"),
     (["--model", "{dir}/schnet/best_model", "--start", "{dir}/nope.xyz"], "start geometry file not found"),
 ])
 def test_script3_bad_input_gives_one_line_error(files, tmp_path, args, message):
@@ -404,5 +406,5 @@ def test_script3_bad_input_gives_one_line_error(files, tmp_path, args, message):
     res = run_script3(*args, "--out-dir", tmp_path / "o", "--figures-dir", tmp_path, cwd=tmp_path)
     assert res.returncode != 0
     lines = error_lines(res.stderr)
-    assert len(lines) == 1 and message in lines[0], res.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], res.stderr
     assert not (tmp_path / "o" / "simulation.traj").exists()

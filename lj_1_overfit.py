@@ -35,13 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # find common/ from an
 from common import cli
 
 cli.apply_overrides(globals(), quick=QUICK)
-cli.check(N_POINTS >= 1, f"N_POINTS must be >= 1, got {N_POINTS}")
-cli.check(0 < R_MIN < R_MAX < R_EXTRAPOLATE, "need 0 < R_MIN < R_MAX < R_EXTRAPOLATE")
-cli.check(NOISE >= 0, f"NOISE must be >= 0, got {NOISE}")
-cli.check(LEARNING_RATE > 0, f"LEARNING_RATE must be > 0, got {LEARNING_RATE}")
-cli.check(EPOCHS >= 1 and BATCH_SIZE >= 1 and N_SEEDS >= 1 and N_BASIS >= 1,
-          "EPOCHS, BATCH_SIZE, N_SEEDS and N_BASIS must be >= 1")
-cli.check_choice("ACTIVATION", ACTIVATION, ["gelu", "relu", "tanh", "silu", "softplus"])
+cli.check_standard(globals())  # positive sizes, LEARNING_RATE > 0, known ACTIVATION, ...
+cli.check(R_MAX < R_EXTRAPOLATE, "need R_MAX < R_EXTRAPOLATE")
 
 import matplotlib.pyplot as plt
 import torch

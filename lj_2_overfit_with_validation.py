@@ -37,12 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import cli
 
 cli.apply_overrides(globals(), quick=QUICK)
+cli.check_standard(globals())  # positive sizes, LEARNING_RATE > 0, known ACTIVATION, ...
 cli.check(N_POINTS >= 5, f"N_POINTS must be >= 5 (to split 60/20/20), got {N_POINTS}")
-cli.check(0 < R_MIN < R_MAX, "need 0 < R_MIN < R_MAX")
-cli.check(NOISE >= 0, f"NOISE must be >= 0, got {NOISE}")
-cli.check(LEARNING_RATE > 0, f"LEARNING_RATE must be > 0, got {LEARNING_RATE}")
-cli.check(EPOCHS >= 1 and BATCH_SIZE >= 1 and PATIENCE >= 1, "EPOCHS, BATCH_SIZE, PATIENCE must be >= 1")
-cli.check_choice("ACTIVATION", ACTIVATION, ["gelu", "relu", "tanh", "silu", "softplus"])
 
 import matplotlib.pyplot as plt
 import torch

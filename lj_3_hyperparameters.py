@@ -41,21 +41,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import cli
-from common.mlp import ACTIVATIONS
-from common.training import OPTIMIZERS
 
 cli.apply_overrides(globals(), quick=QUICK)
+cli.check_standard(globals())  # sizes, LEARNING_RATE, MOMENTUM, WEIGHT_DECAY, ACTIVATION, OPTIMIZER
 cli.check(N_TRAIN >= 3, f"N_TRAIN must be >= 3, got {N_TRAIN}")
-cli.check(0 < R_MIN < R_MAX, "need 0 < R_MIN < R_MAX")
-cli.check(NOISE >= 0, f"NOISE must be >= 0, got {NOISE}")
 cli.check_choice("DESCRIPTOR", DESCRIPTOR, ["gaussian", "one_hot"])
-cli.check_choice("ACTIVATION", ACTIVATION, sorted(ACTIVATIONS))
-cli.check_choice("OPTIMIZER", OPTIMIZER, OPTIMIZERS)
-cli.check(LEARNING_RATE > 0, f"LEARNING_RATE must be > 0, got {LEARNING_RATE}")
-cli.check(0 <= MOMENTUM < 1, f"MOMENTUM must be in [0, 1), got {MOMENTUM}")
-cli.check(WEIGHT_DECAY >= 0, f"WEIGHT_DECAY must be >= 0, got {WEIGHT_DECAY}")
-cli.check(min(N_BASIS, WIDTH, DEPTH, BATCH_SIZE, EPOCHS, PATIENCE) >= 1,
-          "N_BASIS, WIDTH, DEPTH, BATCH_SIZE, EPOCHS and PATIENCE must be >= 1")
 cli.check_choice("DEVICE", DEVICE, ["auto", "cpu", "cuda", "mps"])
 
 import matplotlib.pyplot as plt

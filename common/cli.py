@@ -91,3 +91,32 @@ def check(condition: bool, message: str) -> None:
 
 def check_choice(name: str, value, choices) -> None:
     check(value in choices, f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+POSITIVE_INTS = ("N_POINTS", "N_BASIS", "WIDTH", "DEPTH", "BATCH_SIZE", "EPOCHS", "PATIENCE", "N_SEEDS")
+NON_NEGATIVE = ("NOISE", "WEIGHT_DECAY")
+
+
+def check_standard(namespace: dict) -> None:
+    """The checks every lj script shares, applied to the constants the script has."""
+    from .mlp import ACTIVATIONS
+    from .training import OPTIMIZERS
+
+    for name in POSITIVE_INTS:
+        if name in namespace:
+            check(namespace[name] >= 1, f"{name} must be >= 1, got {namespace[name]}")
+    for name in NON_NEGATIVE:
+        if name in namespace:
+            check(namespace[name] >= 0, f"{name} must be >= 0, got {namespace[name]}")
+    if "LEARNING_RATE" in namespace:
+        lr = namespace["LEARNING_RATE"]
+        check(lr > 0, f"LEARNING_RATE must be > 0, got {lr}")
+    if "MOMENTUM" in namespace:
+        check(0 <= namespace["MOMENTUM"] < 1, f"MOMENTUM must be in [0, 1), got {namespace['MOMENTUM']}")
+    if "R_MIN" in namespace and "R_MAX" in namespace:
+        check(0 < namespace["R_MIN"] < namespace["R_MAX"],
+              f"need 0 < R_MIN < R_MAX (sigma), got {namespace['R_MIN']}, {namespace['R_MAX']}")
+    if "ACTIVATION" in namespace:
+        check_choice("ACTIVATION", namespace["ACTIVATION"], sorted(ACTIVATIONS))
+    if "OPTIMIZER" in namespace:
+        check_choice("OPTIMIZER", namespace["OPTIMIZER"], OPTIMIZERS)

@@ -12,7 +12,7 @@ What to look for:
       points almost exactly while its validation error is millions of times higher; at N = 320 the two
       agree.
     * The small model cannot fit the data exactly even with many points: its curves meet early, at a
-      higher error (bias). The large model, given enough data, ends 100 times lower.
+      higher error (bias). The large model, given enough data, ends about 100 times lower.
   right: the spread of the validation MSE between the repeats (standard deviation), the slide's variance:
     "models trained with different, but equal number of points yield different results".
     * Enough data removes variance: the spread falls by orders of magnitude as N grows.

@@ -19,8 +19,8 @@ What to look for (figures/lj_5_bias_variance.png):
       each training set differently: variance).
     * L2 lowers variance: the error bars of the large models shrink many times, and the optimum moves to
       larger models, which now win.
-    * Use the right amount: too strong an L2 (1e-2) pulls the fit away from the data and every size gets
-      worse.
+    * Use the right amount: too strong an L2 (1e-2) pulls the fit away from the data, and every size is
+      worse than with 1e-3.
   middle and right: the largest model's fits (one per seed) without L2 and with the best L2: scattered
     curves versus nearly one curve.
 """

@@ -1,107 +1,294 @@
-"""schnet_tutorial script1 (database) and script2 (training) on a few dozen frames."""
+"""schnet_tutorial script1 (database) and script2 (training), and schnet_common, on a few dozen frames.
 
+The scripts run as a user runs them (subprocesses, headless) with tiny settings and every output
+(database, models, TensorBoard runs, figures) in a temporary folder.
+"""
+
+import io
+import json
+import math
+import os
 import re
+import sys
+import tarfile
 
 import numpy as np
 import pytest
+from ase.build import molecule
 from ase.io import write
 
 from conftest import ROOT, run_script
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2 = TUT / "script1_prepare_data.py", TUT / "script2_train_schnet.py"
+sys.path.insert(0, str(TUT))
+import schnet_common as sc  # noqa: E402
+
 EV_KCAL = 23.060548
+N_FRAMES = 40
 
 
 @pytest.fixture(scope="module")
-def small_xyz(tmp_path_factory):
-    import sys
-
-    sys.path.insert(0, str(TUT))
-    from md_tools import read_structures
-
-    frames = read_structures(TUT / "data" / "ethanol_pbe.xyz.gz", index=":40")
-    path = tmp_path_factory.mktemp("data") / "small.xyz"
+def small_data(tmp_path_factory):
+    """The first 40 frames of the bundled PBE data as an extended XYZ file, and its database."""
+    frames = sc.read_frames(sc.DATA_FILE, index=f":{N_FRAMES}")
+    folder = tmp_path_factory.mktemp("data")
+    path = folder / "small.xyz"
     write(str(path), frames, format="extxyz")
-    return path, frames
-
-
-def test_prepare_train_test_and_rerun(small_xyz, tmp_path):
-    path, frames = small_xyz
-    db = tmp_path / "small.db"
-    res = run_script(SCRIPT1, "--data-file", path, "--db-path", db, cwd=tmp_path)
+    db = folder / "small.db"
+    res = run_script(SCRIPT1, "--data-file", path, "--db-path", db, "--figures-dir", folder / "fig",
+                     cwd=folder)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert db.is_file() and "40 frames of 9 atoms" in res.stdout
-    e = [a.get_potential_energy() for a in frames]
-    assert f"{min(e):.3f} .. {max(e):.3f} eV" in res.stdout
-    again = run_script(SCRIPT1, "--data-file", path, "--db-path", db)
+    return path, frames, db, res
+
+
+def md17_arrays(n=12, seed=0):
+    """Ethanol frames in MD17's units: energies kcal/mol, forces kcal/mol/Å."""
+    rng = np.random.default_rng(seed)
+    z = np.array([6, 6, 8, 1, 1, 1, 1, 1, 1])
+    base = molecule("CH3CH2OH")
+    order = np.argsort([{"C": 0, "O": 1, "H": 2}[s] for s in base.get_chemical_symbols()], kind="stable")
+    R = base.positions[order] + rng.normal(0, 0.02, (n, 9, 3))
+    E = -97000.0 + rng.normal(0, 1, n)
+    F = rng.normal(0, 20, (n, 9, 3))
+    return z, R, E, F
+
+
+def test_script1_builds_reuses_and_rebuilds(small_data, tmp_path):
+    path, frames, db, res = small_data
+    assert db.is_file() and f"{N_FRAMES} frames of 9 atoms" in res.stdout
+    e = np.array([a.get_potential_energy() for a in frames])
+    f = np.concatenate([a.get_forces() for a in frames])
+    assert f"energy {e.min():.3f} .. {e.max():.3f} eV" in res.stdout
+    assert f"mean |F| per atom {np.linalg.norm(f, axis=1).mean():.3f} eV/Å" in res.stdout
+    assert (db.parent / "fig" / "schnet_energy_histogram.png").is_file()
+    # the database holds exactly the file's energies and forces, in eV and eV/Å
+    e_db, f_db, n_atoms = sc.read_energies_forces(db)
+    assert n_atoms == 9
+    np.testing.assert_allclose(e_db, e, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(f_db, f, rtol=0, atol=1e-9)
+
+    again = run_script(SCRIPT1, "--data-file", path, "--db-path", db, "--figures-dir", tmp_path)
     assert again.returncode == 0 and "is up to date" in again.stdout
+    assert "building" not in again.stdout
+    # a changed source file (here: only its time stamp) makes the database out of date
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))
+    changed = run_script(SCRIPT1, "--data-file", path, "--db-path", db, "--figures-dir", tmp_path)
+    assert changed.returncode == 0 and "building" in changed.stdout
+    forced = run_script(SCRIPT1, "--data-file", path, "--db-path", db, "--figures-dir", tmp_path,
+                        "--force", "true")
+    assert forced.returncode == 0 and "building" in forced.stdout
+    assert f"{N_FRAMES} frames of 9 atoms" in forced.stdout
 
-    models, runs = tmp_path / "models", tmp_path / "runs"
-    common = ["--quick", "--db-path", db, "--models-dir", models, "--runs-dir", runs]
-    first = run_script(SCRIPT2, *common, cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-3000:]
-    out = first.stdout
-    assert re.search(r"[\d,]+ trainable parameters", out)
-    assert re.search(r"test energy MAE [\d.]+ kcal/mol \([\d.]+ meV\), RMSE", out)
-    assert re.search(r"test force MAE [\d.]+ kcal/mol/Å \([\d.]+ meV/Å\), RMSE", out)
-    assert (ROOT / "figures" / "schnet_parity.png").is_file()
-    second = run_script(SCRIPT2, *common)
-    assert second.returncode == 0, second.stderr[-3000:]
-    saved = sorted(models.glob("*/best_model"))
-    assert len(saved) == 2  # the rerun did not overwrite the first model
-    split = np.load(saved[0].parent / "split.npz")
-    assert len(split["train_idx"]) == 20 and len(split["val_idx"]) == 10
-    assert len(split["test_idx"]) == 10
-    assert not set(split["test_idx"]) & set(split["train_idx"])
-    assert list(runs.rglob("events.out.tfevents.*"))
 
-    # the saved model is a standard SchNetPack model: SpkCalculator loads it
+def test_inputs_equal_schnetpacks_own_pipeline(small_data):
+    """load_inputs (all frames at once, all-pairs neighbour list) = ASEAtomsData + ASENeighborList."""
+    import schnetpack as spk
+    import schnetpack.transform as trn
+
+    _, frames, db, _ = small_data
+    idx = [7, 0, 31]
+    inputs, energies = sc.load_inputs(db, idx, cutoff=2.5)   # a cutoff shorter than the molecule
+    data = spk.data.ASEAtomsData(str(db), transforms=[trn.ASENeighborList(cutoff=2.5), trn.CastTo32()])
+    for k, d in zip(idx, inputs):
+        ref = data[k]
+        assert int(d["_idx"]) == k
+        for key in ("_atomic_numbers", "_positions", "energy", "forces", "_n_atoms", "_cell", "_pbc"):
+            np.testing.assert_allclose(d[key].numpy(), ref[key].numpy(), rtol=1e-6, err_msg=key)
+        pairs = set(zip(d["_idx_i"].tolist(), d["_idx_j"].tolist()))
+        assert pairs == set(zip(ref["_idx_i"].tolist(), ref["_idx_j"].tolist()))
+        assert 0 < len(pairs) < 72  # some pairs are beyond 2.5 Å
+        assert d["_positions"].dtype == ref["_positions"].dtype
+        assert energies[idx.index(k)] == pytest.approx(frames[k].get_potential_energy(), abs=1e-9)
+
+
+def test_split_is_disjoint_and_complete():
+    tr, va, te = sc.split_indices(50, 20, 10, seed=3)
+    assert (len(tr), len(va), len(te)) == (20, 10, 20)
+    assert sorted(np.concatenate([tr, va, te])) == list(range(50))
+    assert len(sc.split_indices(50, 20, 10, n_test=5, seed=3)[2]) == 5
+    assert list(sc.split_indices(50, 20, 10, seed=3)[0]) == list(tr)  # seeded
+    with pytest.raises(sc.TutorialError, match="leaves no test frames"):
+        sc.split_indices(30, 20, 10)
+
+
+def test_cosine_schedule_and_time_budget():
+    """lr from LEARNING_RATE down to LR_FINAL x LEARNING_RATE; the time budget stops training."""
+    class Group(dict):
+        pass
+
+    class Strategy:
+        @staticmethod
+        def broadcast(x, src=0):
+            return x
+
+    class Trainer:
+        max_epochs, num_training_batches, global_step, should_stop = 2, 5, 0, False
+        optimizers = [type("Opt", (), {"param_groups": [Group(lr=0.0)]})()]
+        strategy = Strategy()
+
+    class Module:
+        def log(self, *args, **kwargs):
+            pass
+
+    trainer, module = Trainer(), Module()
+    schedule = sc.LearningRateSchedule(1e-2, "cosine", final_fraction=0.1)
+    schedule.on_train_start(trainer, module)
+    lrs = []
+    for step in range(10):
+        trainer.global_step = step
+        schedule.on_train_batch_start(trainer, module, {"_n_atoms": np.zeros(4)}, step % 5)
+        lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+    assert lrs[0] == pytest.approx(1e-2)
+    assert lrs[5] == pytest.approx(1e-3 + 9e-3 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] > 1e-3
+    assert schedule.frames == 40 and not trainer.should_stop
+
+    budget = sc.LearningRateSchedule(1e-2, "constant", time_budget_s=1e-9)
+    budget.on_train_start(trainer, module)
+    budget.on_train_batch_start(trainer, module, {"_n_atoms": np.zeros(4)}, 0)
+    assert trainer.should_stop and trainer.optimizers[0].param_groups[0]["lr"] == 1e-2
+
+
+def test_train_test_save_load_and_rerun(small_data, tmp_path):
     import schnetpack.transform as trn
     from schnetpack.interfaces import SpkCalculator
 
+    _, frames, db, _ = small_data
+    models, runs, figs = tmp_path / "models", tmp_path / "runs", tmp_path / "figures"
+    common = ["--quick", "--db-path", db, "--models-dir", models, "--runs-dir", runs,
+              "--figures-dir", figs]
+    first = run_script(SCRIPT2, *common, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    out = first.stdout
+    assert re.search(r"schnet: 1 interactions, 16 features, 20 Gaussians, cutoff 5.0 Å: [\d,]+ "
+                     r"trainable parameters", out)
+    assert f"{N_FRAMES} frames of 9 atoms: 20 training, 10 validation, 10 test" in out
+    assert "trained 1 epochs" in out
+    e_mae = float(re.search(r"test energy MAE ([\d.]+) kcal/mol \(([\d.]+) meV\), RMSE", out).group(2))
+    f_mae = float(re.search(r"test force MAE ([\d.]+) kcal/mol/Å \(([\d.]+) meV/Å\), RMSE", out).group(2))
+    assert (figs / "schnet_parity.png").is_file()
+    assert list(runs.rglob("events.out.tfevents.*"))
+    saved = sorted(models.glob("*/best_model"))
+    assert len(saved) == 1
+    run_dir = saved[0].parent
+    info = json.loads((run_dir / "model_info.json").read_text())
+    assert info["energy_unit"] == "eV" and info["settings"]["N_TRAIN"] == 20
+    assert info["results"]["test_force_mae_eV_per_A"] * 1000 == pytest.approx(f_mae, abs=0.06)
+    split = np.load(run_dir / "split.npz")
+    assert (len(split["train_idx"]), len(split["val_idx"]), len(split["test_idx"])) == (20, 10, 10)
+    assert not set(split["test_idx"]) & (set(split["train_idx"]) | set(split["val_idx"]))
+
+    # the saved file is a standard SchNetPack model: SpkCalculator loads it, and its errors on the
+    # test frames are the ones script2 printed
     calc = SpkCalculator(model=str(saved[0]), neighbor_list=trn.ASENeighborList(cutoff=5.0),
                          energy_unit="eV", position_unit="Ang")
-    atoms = frames[int(split["test_idx"][0])].copy()
-    atoms.calc = calc
-    energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-    assert forces.shape == (9, 3)
-    assert abs(energy - np.mean(e)) < 50  # eV: offset restored, an absolute total energy
+    de, df = [], []
+    for k in split["test_idx"]:
+        atoms = frames[int(k)].copy()
+        atoms.calc = calc
+        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+        assert forces.shape == (9, 3) and np.isfinite(forces).all()
+        de.append(energy - frames[int(k)].get_potential_energy())
+        df.append(forces - frames[int(k)].get_forces())
+    assert np.abs(de).mean() * 1000 == pytest.approx(e_mae, abs=0.1)
+    assert np.abs(df).mean() * 1000 == pytest.approx(f_mae, abs=0.1)
+
+    # a rerun (with a time budget that stops it early) never overwrites the first model
+    second = run_script(SCRIPT2, *common, "--epochs", "1000", "--time-budget-s", "2", "--seed", "1")
+    assert second.returncode == 0, second.stderr[-3000:]
+    epochs = int(re.search(r"trained (\d+) epochs", second.stdout).group(1))
+    assert 1 <= epochs < 1000
+    saved2 = sorted(models.glob("*/best_model"))
+    assert len(saved2) == 2 and saved[0] in saved2
+    assert sc.newest_model(models) != saved[0]  # script3 takes the newest
+    assert len(list(runs.iterdir())) == 2
 
 
 def test_md17_path_on_a_local_npz(tmp_path):
-    rng = np.random.default_rng(0)
-    n = 12
-    z = np.array([6, 6, 8, 1, 1, 1, 1, 1, 1])
-    from ase.build import molecule
-
-    base = molecule("CH3CH2OH").positions
-    R = base + rng.normal(0, 0.02, (n, 9, 3))
-    E = -97000.0 + rng.normal(0, 1, (n, 1))          # kcal/mol, as in MD17
-    F = rng.normal(0, 20, (n, 9, 3))                  # kcal/mol/Å
+    z, R, E, F = md17_arrays()
     npz = tmp_path / "md17_ethanol.npz"
-    np.savez(npz, z=z, R=R, E=E, F=F)
+    np.savez(npz, z=z, R=R, E=E[:, None], F=F)
     db = tmp_path / "md17.db"
-    res = run_script(SCRIPT1, "--source", "md17", "--md17-file", npz, "--db-path", db, cwd=tmp_path)
+    res = run_script(SCRIPT1, "--source", "md17", "--md17-file", npz, "--db-path", db,
+                     "--figures-dir", tmp_path, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert f"{n} frames of 9 atoms" in res.stdout
-    # energies are reported in eV: kcal/mol converted by SchNetPack's units
-    assert f"{E.min() / EV_KCAL:.3f} .. {E.max() / EV_KCAL:.3f} eV" in res.stdout
+    assert f"{len(E)} frames of 9 atoms" in res.stdout
+    # MD17's kcal/mol are converted to eV by SchNetPack's units
+    assert f"energy {E.min() / EV_KCAL:.3f} .. {E.max() / EV_KCAL:.3f} eV" in res.stdout
+    e_db, f_db, _ = sc.read_energies_forces(db)
+    np.testing.assert_allclose(f_db, F.reshape(-1, 3) / EV_KCAL, rtol=1e-6)
+    again = run_script(SCRIPT1, "--source", "md17", "--md17-file", npz, "--db-path", db,
+                       "--figures-dir", tmp_path)
+    assert "is up to date" in again.stdout
+
+
+def test_rmd17_path_on_a_local_archive(tmp_path):
+    """rMD17's archive layout: rmd17/npz_data/rmd17_ethanol.npz and rmd17/splits/*.csv."""
+    z, R, E, F = md17_arrays(n=10, seed=1)
+    archive = tmp_path / "rmd17.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        def add(name, data):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+        buf = io.BytesIO()
+        np.savez(buf, nuclear_charges=z, coords=R, energies=E, forces=F)
+        add("rmd17/npz_data/rmd17_ethanol.npz", buf.getvalue())
+        for i in range(1, 6):
+            add(f"rmd17/splits/index_train_0{i}.csv", b"0\n1\n2\n")
+            add(f"rmd17/splits/index_test_0{i}.csv", b"3\n4\n")
+    db = tmp_path / "rmd17.db"
+    res = run_script(SCRIPT1, "--source", "rmd17", "--md17-file", archive, "--db-path", db,
+                     "--figures-dir", tmp_path, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "10 frames of 9 atoms" in res.stdout
+    assert f"energy {E.min() / EV_KCAL:.3f} .. {E.max() / EV_KCAL:.3f} eV" in res.stdout
+
+
+def test_download_without_network_is_one_line_error(tmp_path):
+    # a proxy nobody listens on: the download fails at once, as it does offline
+    env = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+           "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    import subprocess
+
+    for source in ("md17", "rmd17"):
+        res = subprocess.run([sys.executable, str(SCRIPT1), "--source", source, "--db-path",
+                              str(tmp_path / f"{source}.db")], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300, env=dict(os.environ, MPLBACKEND="Agg", **env))
+        err = res.stderr.strip().splitlines()
+        assert res.returncode != 0
+        assert len(err) == 1 and err[0].startswith(f"error: could not download {source.upper()}"), \
+            res.stderr[-1500:]
+        assert not list(tmp_path.glob(f"{source}*.db"))  # nothing half-written left behind
 
 
 @pytest.mark.parametrize("script, args, message", [
     (SCRIPT1, ["--source", "qm9"], "SOURCE must be one of"),
     (SCRIPT1, ["--data-file", "/nonexistent/x.xyz", "--db-path", "{tmp}/x.db"], "not found"),
     (SCRIPT1, ["--data-file", "{tmp}/corrupt.xyz", "--db-path", "{tmp}/c.db"], "cannot read"),
-    (SCRIPT1, ["--source", "rmd17", "--md17-file", "{tmp}/nothing.npz", "--db-path", "{tmp}/r.db"],
+    (SCRIPT1, ["--data-file", "{tmp}/no_forces.xyz", "--db-path", "{tmp}/c.db"], "cannot read"),
+    (SCRIPT1, ["--source", "rmd17", "--md17-file", "{tmp}/nothing.tar.gz", "--db-path", "{tmp}/r.db"],
      "MD17_FILE"),
+    (SCRIPT1, ["--source", "md17", "--md17-file", "{tmp}/corrupt.xyz", "--db-path", "{tmp}/r.db"],
+     "could not read the MD17 data"),
     (SCRIPT2, ["--db-path", "{tmp}/missing.db"], "run script1_prepare_data.py first"),
+    (SCRIPT2, ["--db-path", "{tmp}/corrupt.xyz"], "cannot read database"),
+    (SCRIPT2, ["--db-path", "{db}", "--n-train", "35"], "leaves no test frames"),
     (SCRIPT2, ["--learning-rate", "-1"], "LEARNING_RATE must be > 0"),
+    (SCRIPT2, ["--batch-size", "0"], "BATCH_SIZE must be >= 1"),
+    (SCRIPT2, ["--epochs", "two"], "EPOCHS must be an integer"),
     (SCRIPT2, ["--model", "nequip"], "MODEL must be one of"),
+    (SCRIPT2, ["--lr-schedule", "step"], "LR_SCHEDULE must be one of"),
+    (SCRIPT2, ["--cutoff", "0"], "CUTOFF must be > 0"),
 ])
-def test_bad_input_gives_one_line_error(script, args, message, tmp_path):
+def test_bad_input_gives_one_line_error(script, args, message, tmp_path, small_data):
     (tmp_path / "corrupt.xyz").write_text("9\nnot an xyz file\nC 0 0\n")
-    res = run_script(script, *[a.format(tmp=tmp_path) for a in args], cwd=tmp_path)
+    write(str(tmp_path / "no_forces.xyz"), molecule("CH3CH2OH"))
+    db = small_data[2]
+    res = run_script(script, *[a.format(tmp=tmp_path, db=db) for a in args], cwd=tmp_path)
     assert res.returncode != 0
     err = res.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0], res.stderr[-1500:]
+    assert not list(tmp_path.glob("*.db"))  # no half-written database left behind

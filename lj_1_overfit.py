@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch.utils.data import DataLoader
 
-from common.descriptors import GaussianBasis
+from common.descriptors import GaussianBasis, slide_example_basis
 from common.lj import LJDataset, lj_energy
 from common.mlp import LJModel, count_parameters
 from common.plotting import save_figure, show
@@ -64,13 +64,23 @@ descriptor = GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX)
 n_params = count_parameters(LJModel(descriptor, WIDTH, DEPTH, ACTIVATION))
 print(f"{n_params:,} trainable parameters, {N_POINTS} data points")
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+# Slide 4: the descriptor turns one distance into a vector (phi_1(r), phi_2(r), ...)
+fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 3.5))
 r_plot = torch.linspace(0.8, 3.2, 500).unsqueeze(1)
-ax1.plot(r_plot, descriptor(r_plot))
-ax1.set(xlabel="r (sigma)", ylabel="phi_k(r)", title=f"{N_BASIS} Gaussian basis functions")
+ax1.plot(r_plot, descriptor(r_plot), lw=0.8)
+ax1.set(xlabel="r (sigma)", ylabel="phi_k(r)", title=f"the {N_BASIS} Gaussian basis functions")
 x = torch.tensor([[1.5]])
 ax2.bar(range(1, N_BASIS + 1), descriptor(x)[0])
-ax2.set(xlabel="k", ylabel="phi_k(1.5)", title="descriptor of r = 1.5 sigma")
+ax2.set(xlabel="k", ylabel="phi_k(1.5)", title="descriptor of r = 1.5 sigma: 40 numbers")
+slide = slide_example_basis()  # the slide's five Gaussians: x = 3.1 -> (0.5, 0.3, 0.01, 0, 0)
+x_plot = torch.linspace(1.5, 7.0, 400).unsqueeze(1)
+ax3.plot(x_plot, slide(x_plot))
+ax3.axvline(3.1, color="k", ls=":")
+for k, value in enumerate(slide(torch.tensor([[3.1]]))[0].tolist()):
+    ax3.plot(3.1, value, "ko", ms=4)
+    ax3.annotate(f"phi_{k + 1} = {value:.2f}", (3.1, value), xytext=(5, 2 + 9 * k),
+                 textcoords="offset points", fontsize=8)
+ax3.set(xlabel="x", ylabel="phi_k(x)", title="slide 4: x = 3.1 -> (0.5, 0.3, 0.01, 0, 0)")
 save_figure(fig, "lj_1_descriptor")
 
 # %% 3 Cost function
@@ -103,5 +113,5 @@ ax.set(xlabel="r (sigma)", ylabel="E (epsilon)", ylim=(-1.5, 2.5),
        title=f"{n_params:,} parameters, {N_POINTS} points: overfitting")
 ax.legend(fontsize=8, loc="lower right")
 save_figure(fig, "lj_1_overfit")
-show()
 print(f"done: {len(models)} fits of {n_params:,} parameters")
+show()

@@ -106,8 +106,8 @@ for subset, marker, name in ((train_set, "o", "training"), (val_set, "s", "valid
 ax.set(xlabel="r (sigma)", ylabel="E (epsilon)", ylim=(-1.5, 2.0), title="Fit after early stopping")
 ax.legend(fontsize=8)
 save_figure(fig, "lj_2_fit")
-show()
 
 # the test set, used once, on the final model
 test_mse = evaluate(model, test_loader, loss_fn)
 print(f"test MSE {test_mse:.2e} epsilon^2 (RMSE {test_mse ** 0.5:.3f} epsilon)")
+show()

@@ -122,6 +122,6 @@ writer.add_figure("fit", fig, global_step=hist.stopped_epoch)
 writer.add_hparams({k: v for k, v in hparams.items()}, {f"hparam/{k}": v for k, v in metrics.items()},
                    run_name=".")
 writer.close()
-show()
 print(f"TensorBoard run: {run_dir}")
 print("view it with: tensorboard --logdir=runs   (then open http://localhost:6006/)")
+show()

@@ -3,9 +3,11 @@
 One-hot encoding: the distance range is cut into bins; x is encoded as 1 in its bin, 0 elsewhere
 (categories: the network sees only which bin, so its fit is a staircase).
 Gaussian basis (continuous data): phi_k(x) = exp(-(x - c_k)^2 / (2 width^2)) for centres c_k.
-The slide's example x = 3.1 -> (0.5, 0.3, 0.01, 0, 0): with centres (2.5, 3.9, 4.6, 5.3, 6.0) and
-width 0.5, GaussianBasis gives (0.49, 0.28, 0.011, 0.00006, 0.0000). (With equally spaced centres and
-one width these three numbers cannot all hold at once; the slide's numbers are a sketch.)
+The slide's example x = 3.1 -> (0.5, 0.3, 0.01, 0, 0) is ``slide_example_basis()``: width 0.5 and
+centres (2.51, 3.88, 4.62, 5.40, 6.20) give (0.4985, 0.2962, 0.0098, 0.0000, 0.0000), i.e. the slide's
+numbers to two decimals. (No equally spaced centres with one width can give them: the three values
+need |x - c_k| = 0.83, 1.10 and 2.15 times sqrt(2) * width, and no evenly spaced centres sit at those
+distances from one x. The slide's picture is a sketch.)
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ class OneHot(nn.Module):
         """x of shape (batch, 1) -> (batch, n) of zeros with a single 1."""
         index = ((x[:, 0] - self.start) / (self.stop - self.start) * self.n).floor().long()
         return nn.functional.one_hot(index.clamp(0, self.n - 1), self.n).float()
+
+
+SLIDE_EXAMPLE_CENTRES = (2.51, 3.88, 4.62, 5.40, 6.20)
+SLIDE_EXAMPLE_WIDTH = 0.5
+
+
+def slide_example_basis() -> GaussianBasis:
+    """The five Gaussians of slide 4: they encode x = 3.1 as (0.5, 0.3, 0.01, 0, 0)."""
+    return GaussianBasis(centres=SLIDE_EXAMPLE_CENTRES, width=SLIDE_EXAMPLE_WIDTH)
 
 
 def make_descriptor(kind: str, n: int, start: float, stop: float) -> nn.Module:

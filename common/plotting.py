@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import matplotlib
 
 from .paths import FIGURES_DIR
 
+# matplotlib's backends that draw to files only (MPLBACKEND=Agg, or no display found)
+FILE_ONLY_BACKENDS = ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template")
+
 
 def has_display() -> bool:
-    """False when matplotlib draws off-screen (Agg, e.g. no display or MPLBACKEND=Agg)."""
-    backend = matplotlib.get_backend().lower()
-    return not any(name in backend for name in ("agg", "pdf", "svg", "ps", "cairo", "template"))
+    """True for an on-screen backend (QtAgg, TkAgg, macosx, Spyder's inline plots), False headless."""
+    return matplotlib.get_backend().lower() not in FILE_ONLY_BACKENDS
 
 
 def save_figure(fig, name: str, folder: Path | None = None) -> Path:
@@ -26,9 +29,14 @@ def save_figure(fig, name: str, folder: Path | None = None) -> Path:
 
 
 def show() -> None:
-    """plt.show() without blocking a script run headless."""
+    """Show the figures when there is a display; headless do nothing (they are saved anyway).
+
+    In Spyder or IPython this returns at once (the figures go to the Plots pane or stay in their
+    windows). Run from a terminal with a display, it waits until you close the windows, as
+    matplotlib always does; the scripts call it last.
+    """
     import matplotlib.pyplot as plt
 
     if has_display():
-        plt.show(block=False)
-        plt.pause(0.1)
+        in_ipython = "IPython" in sys.modules or hasattr(sys, "ps1") or matplotlib.is_interactive()
+        plt.show(block=not in_ipython)

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from common.descriptors import GaussianBasis, OneHot, make_descriptor
+from common.descriptors import (SLIDE_EXAMPLE_CENTRES, GaussianBasis, OneHot, make_descriptor,
+                                slide_example_basis)
 from common.lj import LJDataset, lj_energy, lj_force
 from common.mlp import MLP, LJModel, count_parameters
 from common.training import evaluate, fit, make_optimizer, predict_force, set_seed, train_epoch
@@ -37,12 +38,10 @@ def test_dataset_noise_and_seed():
 
 
 def test_gaussian_basis_reproduces_the_slide_example():
-    basis = GaussianBasis(centres=[2.5, 3.9, 4.6, 5.3, 6.0], width=0.5)
-    phi = basis(torch.tensor([[3.1]]))[0].numpy()
-    np.testing.assert_allclose(np.round(phi, 2)[:2], [0.49, 0.28])
-    assert round(float(phi[0]), 1) == 0.5 and round(float(phi[1]), 1) == 0.3
-    assert round(float(phi[2]), 2) == 0.01
-    assert phi[3] < 1e-3 and phi[4] < 1e-3
+    phi = slide_example_basis()(torch.tensor([[3.1]]))[0].numpy()
+    assert [round(float(v), 2) for v in phi] == [0.5, 0.3, 0.01, 0.0, 0.0]
+    # the same by hand: phi_k(x) = exp(-(x - c_k)^2 / (2 width^2))
+    np.testing.assert_allclose(phi, np.exp(-(3.1 - np.array(SLIDE_EXAMPLE_CENTRES)) ** 2 / 0.5), rtol=1e-5, atol=1e-8)
     equal = GaussianBasis(40, 0.9, 3.0)
     assert equal(torch.rand(7, 1) + 1).shape == (7, 40)
     assert equal.width == pytest.approx(2.1 / 39)

@@ -41,16 +41,18 @@ TIME_BUDGET_S = 0.0          # > 0: stop after this many seconds of training (th
 MODEL = "schnet"             # "schnet" or "painn"
 N_FEATURES = 64              # atom feature size (embedding dimension)
 N_INTERACTIONS = 3           # message-passing blocks
+N_FILTERS = 32               # SchNet: width of the continuous filters (0 = N_FEATURES, as in the paper)
 CUTOFF = 5.0                 # Å: neighbours closer than this exchange messages
 N_RBF = 20                   # Gaussian radial basis functions between 0 and CUTOFF
-LEARNING_RATE = 5e-3         # start value (AdamW)
+ACTIVATION = "silu"          # "silu" (x sigmoid(x)) or "ssp" (shifted softplus, the SchNet paper's)
+LEARNING_RATE = 1e-2         # start value (AdamW); 2e-2 is already too large here
 LR_SCHEDULE = "cosine"       # "cosine": decays to LR_FINAL x LEARNING_RATE at the end; "constant"
 LR_FINAL = 0.01
-BATCH_SIZE = 16              # frames per optimizer step
-ENERGY_WEIGHT, FORCE_WEIGHT = 0.05, 0.95   # weights of the energy (eV²) and force (eV²/Å²) MSEs
+BATCH_SIZE = 8               # frames per optimizer step
+ENERGY_WEIGHT, FORCE_WEIGHT = 0.01, 0.99   # weights of the energy (eV²) and force (eV²/Å²) MSEs
 VAL_EVERY = 1                # validate every this many epochs (and after the last one)
 SEED = 0                     # data split, initial weights, batch order
-N_THREADS = 2                # CPU threads for PyTorch
+N_THREADS = 1                # CPU threads: tiny molecules gain little from more, and lose when others run
 ACCELERATOR = "cpu"          # "cpu", "gpu" or "auto"
 DEVICES = 1                  # GPUs (or CPU processes) per node
 NUM_NODES = 1                # machines (cluster nodes)
@@ -59,7 +61,8 @@ DB_PATH = ""                 # "" = data/ethanol.db made by script1
 MODELS_DIR = ""              # "" = schnet_tutorial/models
 RUNS_DIR = ""                # "" = runs/ (TensorBoard)
 FIGURES_DIR = ""             # "" = figures/
-QUICK = {"N_TRAIN": 20, "N_VAL": 10, "EPOCHS": 1, "N_FEATURES": 16, "N_INTERACTIONS": 1}
+QUICK = {"N_TRAIN": 20, "N_VAL": 10, "N_TEST": 200, "EPOCHS": 1, "N_FEATURES": 16, "N_FILTERS": 0,
+         "N_INTERACTIONS": 1}
 
 import sys
 import time
@@ -73,10 +76,12 @@ from common import cli  # noqa: E402
 cli.apply_overrides(globals(), quick=QUICK)
 cli.check_choice("MODEL", MODEL, ["schnet", "painn"])
 cli.check_choice("LR_SCHEDULE", LR_SCHEDULE, ["cosine", "constant"])
+cli.check_choice("ACTIVATION", ACTIVATION, ["silu", "ssp"])
 cli.check_choice("ACCELERATOR", ACCELERATOR, ["cpu", "gpu", "auto"])
 for _name in ("N_TRAIN", "N_VAL", "EPOCHS", "N_FEATURES", "N_INTERACTIONS", "N_RBF", "BATCH_SIZE",
               "VAL_EVERY", "N_THREADS", "DEVICES", "NUM_NODES"):
     cli.check(globals()[_name] >= 1, f"{_name} must be >= 1, got {globals()[_name]}")
+cli.check(N_FILTERS >= 0, f"N_FILTERS must be >= 0 (0 = N_FEATURES), got {N_FILTERS}")
 cli.check(N_TEST >= 0, f"N_TEST must be >= 0 (0 = all remaining frames), got {N_TEST}")
 cli.check(TIME_BUDGET_S >= 0, f"TIME_BUDGET_S must be >= 0 s (0 = no limit), got {TIME_BUDGET_S}")
 cli.check(CUTOFF > 0, f"CUTOFF must be > 0 Å, got {CUTOFF}")
@@ -92,6 +97,8 @@ if not db_path.is_file():
 import datetime  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
 import warnings  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -101,6 +108,7 @@ import schnetpack as spk  # noqa: E402
 import torch  # noqa: E402
 import torchmetrics  # noqa: E402
 from pytorch_lightning.loggers import TensorBoardLogger  # noqa: E402
+from pytorch_lightning.utilities.rank_zero import rank_zero_only  # noqa: E402
 
 from common.plotting import save_figure, show  # noqa: E402
 
@@ -109,7 +117,9 @@ pl.seed_everything(SEED, verbose=False)
 for _message in (".*does not have many workers",         # data in memory: no workers needed
                  ".*is an instance of `nn.Module` and is already saved",   # SchNetPack's task
                  ".*Skipping 'outputs' parameter", ".*isinstance\\(treespec, LeafSpec\\)",
-                 ".*Trying to infer the `batch_size`"):
+                 ".*Trying to infer the `batch_size`", ".*Grad strides do not match",   # DDP
+                 ".*It is recommended to use `self.log\\('(val_loss|lr)'",
+                 ".*is smaller than the logging interval"):
     warnings.filterwarnings("ignore", message=_message)
 logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
 
@@ -134,10 +144,12 @@ print(f"{n_frames} frames of {n_atoms[0]} atoms: {n_tr} training, {n_va} validat
       f"{len(test_idx)} test; inputs ready in {time.perf_counter() - t_start:.1f} s")
 
 # %% 2 Model: embedding -> interaction blocks (continuous filters) -> atomwise energies -> sum
-model = sc.build_model(MODEL, N_FEATURES, N_INTERACTIONS, CUTOFF, N_RBF, mean_per_atom)
+model = sc.build_model(MODEL, N_FEATURES, N_INTERACTIONS, CUTOFF, N_RBF, mean_per_atom, ACTIVATION,
+                       N_FILTERS or None)
 n_params = sc.count_parameters(model)
-print(f"{MODEL}: {N_INTERACTIONS} interactions, {N_FEATURES} features, {N_RBF} Gaussians, cutoff "
-      f"{CUTOFF} Å: {n_params:,} trainable parameters")
+filters = f"{N_FILTERS or N_FEATURES} filters, " if MODEL == "schnet" else ""
+print(f"{MODEL}: {N_INTERACTIONS} interactions, {N_FEATURES} features, {filters}{N_RBF} Gaussians, "
+      f"cutoff {CUTOFF} Å, {ACTIVATION}: {n_params:,} trainable parameters")
 
 # %% 3 Cost function: ENERGY_WEIGHT x MSE(energy, eV) + FORCE_WEIGHT x MSE(force components, eV/Å)
 outputs = [
@@ -152,11 +164,14 @@ for output in outputs:
 # %% 4 Find the parameters: mini-batch AdamW, learning-rate schedule, best validation model kept
 stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 models_root = Path(MODELS_DIR) if MODELS_DIR else sc.MODELS_DIR
-model_dir = sc.new_model_dir(models_root, f"{MODEL}_{stamp}")   # a new folder: never overwrites
+if rank_zero_only.rank == 0:
+    model_dir = sc.new_model_dir(models_root, f"{MODEL}_{stamp}")   # a new folder: never overwrites
+    np.savez(model_dir / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
+else:   # the other processes of a multi-GPU/multi-node run write nothing
+    model_dir = Path(tempfile.mkdtemp(prefix="schnet_rank_"))
 model_path = model_dir / sc.MODEL_FILE
-np.savez(model_dir / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
 task = spk.task.AtomisticTask(model=model, outputs=outputs, optimizer_cls=torch.optim.AdamW,
-                              optimizer_args={"lr": LEARNING_RATE, "foreach": False})
+                              optimizer_args={"lr": LEARNING_RATE, "fused": True})  # fused: fastest
 keep_best = sc.KeepBestModel(model_path)
 schedule = sc.LearningRateSchedule(LEARNING_RATE, LR_SCHEDULE, LR_FINAL, TIME_BUDGET_S)
 runs_root = Path(RUNS_DIR) if RUNS_DIR else sc.RUNS_DIR
@@ -168,7 +183,8 @@ trainer = pl.Trainer(
     inference_mode=False,            # forces need gradients also when validating and testing
     logger=logger, callbacks=[keep_best, schedule],
     enable_checkpointing=False,      # KeepBestModel keeps the best weights in memory instead
-    check_val_every_n_epoch=VAL_EVERY, num_sanity_val_steps=0, log_every_n_steps=10,
+    check_val_every_n_epoch=VAL_EVERY, num_sanity_val_steps=0,
+    log_every_n_steps=min(10, len(train_loader)),   # training loss to TensorBoard every 10 steps
     enable_model_summary=False, enable_progress_bar=PROGRESS_BAR,
 )
 t_train = time.perf_counter()
@@ -181,6 +197,7 @@ print(f"trained {trainer.current_epoch} epochs in {train_s:.1f} s ({schedule.fra
       f"frames/s, validation included); best validation loss {keep_best.best_loss:.3g} after epoch "
       f"{keep_best.best_epoch + 1}")
 if trainer.global_rank != 0:
+    shutil.rmtree(model_dir, ignore_errors=True)
     sys.exit(0)   # multi-GPU / multi-node: only the first process tests and plots
 
 # %% 5 Look at the result: test the saved model file once, on the held-out frames
@@ -197,8 +214,8 @@ print(f"test force MAE {f_err['mae'] * k:.3f} kcal/mol/Å ({f_err['mae'] * 1000:
 
 settings = {name: globals()[name] for name in (
     "N_TRAIN", "N_VAL", "N_TEST", "EPOCHS", "TIME_BUDGET_S", "MODEL", "N_FEATURES", "N_INTERACTIONS",
-    "CUTOFF", "N_RBF", "LEARNING_RATE", "LR_SCHEDULE", "LR_FINAL", "BATCH_SIZE", "ENERGY_WEIGHT",
-    "FORCE_WEIGHT", "VAL_EVERY", "SEED")}
+    "N_FILTERS", "CUTOFF", "N_RBF", "ACTIVATION", "LEARNING_RATE", "LR_SCHEDULE", "LR_FINAL", "BATCH_SIZE",
+    "ENERGY_WEIGHT", "FORCE_WEIGHT", "VAL_EVERY", "SEED")}
 results = {"test_energy_mae_eV": e_err["mae"], "test_energy_rmse_eV": e_err["rmse"],
            "test_force_mae_eV_per_A": f_err["mae"], "test_force_rmse_eV_per_A": f_err["rmse"],
            "trainable_parameters": n_params, "epochs_done": trainer.current_epoch,
@@ -221,7 +238,7 @@ e0 = e_ref.mean()
 ax1.plot(e_ref - e0, e_pred - e0, ".", ms=3)
 lim = [min((e_ref - e0).min(), (e_pred - e0).min()), max((e_ref - e0).max(), (e_pred - e0).max())]
 ax1.plot(lim, lim, "k--", lw=1)
-ax1.set(xlabel=f"DFT energy - {e0:.2f} eV (eV)", ylabel=f"model energy - {e0:.2f} eV (eV)",
+ax1.set(xlabel=f"DFT energy - mean (eV); mean = {e0:.2f} eV", ylabel="model energy - mean (eV)",
         title=f"energy: MAE {e_err['mae'] * 1000:.1f} meV ({e_err['mae'] * k:.2f} kcal/mol)")
 ax2.plot(f_ref.ravel(), f_pred.ravel(), ".", ms=1, alpha=0.5)
 lim = [min(f_ref.min(), f_pred.min()), max(f_ref.max(), f_pred.max())]

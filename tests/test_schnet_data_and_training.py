@@ -112,6 +112,21 @@ def test_split_is_disjoint_and_complete():
         sc.split_indices(30, 20, 10)
 
 
+def test_default_models_parameter_counts_and_fast_md_path():
+    """script2's default SchNet: 38,657 parameters (the README's number), and script3's NumPy path
+    evaluates it; PaiNN of the same sizes has 157,313."""
+    import md_tools
+    import torch
+
+    schnet = sc.build_model("schnet", 64, 3, 5.0, 20, -467.7, "silu", n_filters=32)
+    assert sc.count_parameters(schnet) == 38_657
+    assert md_tools.NumpySchNet.unsupported(schnet) is None
+    assert schnet.representation.interactions[0].filter_network[0].activation is torch.nn.functional.silu
+    assert sc.count_parameters(sc.build_model("painn", 64, 3, 5.0, 20)) == 157_313
+    ssp = sc.build_model("schnet", 16, 1, 5.0, 20, activation="ssp")
+    assert md_tools.NumpySchNet.unsupported(ssp) is None
+
+
 def test_cosine_schedule_and_time_budget():
     """lr from LEARNING_RATE down to LR_FINAL x LEARNING_RATE; the time budget stops training."""
     class Group(dict):
@@ -161,8 +176,8 @@ def test_train_test_save_load_and_rerun(small_data, tmp_path):
     first = run_script(SCRIPT2, *common, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     out = first.stdout
-    assert re.search(r"schnet: 1 interactions, 16 features, 20 Gaussians, cutoff 5.0 Å: [\d,]+ "
-                     r"trainable parameters", out)
+    assert re.search(r"schnet: 1 interactions, 16 features, 16 filters, 20 Gaussians, cutoff 5.0 Å, "
+                     r"silu: [\d,]+ trainable parameters", out)
     assert f"{N_FRAMES} frames of 9 atoms: 20 training, 10 validation, 10 test" in out
     assert "trained 1 epochs" in out
     e_mae = float(re.search(r"test energy MAE ([\d.]+) kcal/mol \(([\d.]+) meV\), RMSE", out).group(2))

@@ -99,8 +99,7 @@ NON_NEGATIVE = ("NOISE", "WEIGHT_DECAY")
 
 def check_standard(namespace: dict) -> None:
     """The checks every lj script shares, applied to the constants the script has."""
-    from .mlp import ACTIVATIONS
-    from .training import OPTIMIZERS
+    from .choices import ACTIVATION_NAMES, OPTIMIZER_NAMES   # no torch: errors come at once
 
     for name in POSITIVE_INTS:
         if name in namespace:
@@ -117,6 +116,6 @@ def check_standard(namespace: dict) -> None:
         check(0 < namespace["R_MIN"] < namespace["R_MAX"],
               f"need 0 < R_MIN < R_MAX (sigma), got {namespace['R_MIN']}, {namespace['R_MAX']}")
     if "ACTIVATION" in namespace:
-        check_choice("ACTIVATION", namespace["ACTIVATION"], sorted(ACTIVATIONS))
+        check_choice("ACTIVATION", namespace["ACTIVATION"], sorted(ACTIVATION_NAMES))
     if "OPTIMIZER" in namespace:
-        check_choice("OPTIMIZER", namespace["OPTIMIZER"], OPTIMIZERS)
+        check_choice("OPTIMIZER", namespace["OPTIMIZER"], OPTIMIZER_NAMES)

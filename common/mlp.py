@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from torch import nn
 
+from .choices import ACTIVATION_NAMES
+
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU,
                "softplus": nn.Softplus}
+assert tuple(ACTIVATIONS) == ACTIVATION_NAMES, "common/choices.py lists the same activations"
 
 
 class MLP(nn.Module):

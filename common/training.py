@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+from .choices import OPTIMIZER_NAMES
+
+OPTIMIZERS = OPTIMIZER_NAMES
 
 
 def set_seed(seed: int) -> None:

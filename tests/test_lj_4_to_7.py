@@ -152,8 +152,9 @@ def table_rows(stdout, columns):
     return rows
 
 
-def test_lj4_learning_curve_gap_shrinks_and_large_model_varies_more():
-    res = run_script(ROOT / "lj_4_learning_curve.py", "--quick")
+def test_lj4_learning_curve_gap_shrinks_and_large_model_varies_more(tmp_path):
+    (ROOT / "figures" / "lj_4_learning_curve.png").unlink(missing_ok=True)
+    res = run_script(ROOT / "lj_4_learning_curve.py", "--quick", cwd=tmp_path)  # from another folder
     assert res.returncode == 0, res.stderr[-2000:]
     # N | small: train, val, sd | large: train, val, sd
     rows = table_rows(res.stdout, 7)
@@ -165,11 +166,15 @@ def test_lj4_learning_curve_gap_shrinks_and_large_model_varies_more():
     assert first[6] > first[3]  # at few points the large model's results spread more
     assert last[6] < first[6] / 10 and last[3] < first[3]  # enough data removes variance
     assert (ROOT / "figures" / "lj_4_learning_curve.png").stat().st_size > 5000
+    again = run_script(ROOT / "lj_4_learning_curve.py", "--quick")  # a second time, from the repo
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert table_rows(again.stdout, 7) == rows  # seeded: the same numbers
 
 
-def test_lj5_optimum_size_and_l2_lets_the_large_model_win():
+def test_lj5_optimum_size_and_l2_lets_the_large_model_win(tmp_path):
+    (ROOT / "figures" / "lj_5_bias_variance.png").unlink(missing_ok=True)
     res = run_script(ROOT / "lj_5_bias_variance.py", "--widths", "4,64", "--l2-strengths", "0,0.001",
-                     "--seeds", "4", "--epochs", "1000")
+                     "--seeds", "4", "--epochs", "1000", cwd=tmp_path)   # from another folder
     assert res.returncode == 0, res.stderr[-2000:]
     # width params | no L2: mean sd | L2 1e-3: mean sd
     (w_small, _, a_mean, a_sd, b_mean, b_sd), (w_large, _, c_mean, c_sd, d_mean, d_sd) = table_rows(
@@ -180,10 +185,15 @@ def test_lj5_optimum_size_and_l2_lets_the_large_model_win():
     assert d_mean < a_mean  # ... and beats the best model without L2
     assert d_sd < c_sd / 2  # L2 lowers the variance of the large model
     assert "L2 0: best width 4" in res.stdout and "L2 0.001: best width 64" in res.stdout
+    assert (ROOT / "figures" / "lj_5_bias_variance.png").stat().st_size > 5000
+    again = run_script(ROOT / "lj_5_bias_variance.py", "--quick")  # a second time, from the repo
+    assert again.returncode == 0, again.stderr[-2000:]
 
 
-def test_lj6_optimizers():
-    res = run_script(ROOT / "lj_6_optimizers.py", "--quick")
+def test_lj6_optimizers(tmp_path):
+    for name in ("lj_6_loss_vs_step.png", "lj_6_surface_paths.png"):
+        (ROOT / "figures" / name).unlink(missing_ok=True)
+    res = run_script(ROOT / "lj_6_optimizers.py", "--quick", cwd=tmp_path)  # from another folder
     assert res.returncode == 0, res.stderr[-2000:]
     final = {m.group(1).strip(): float(m.group(2)) for m in
              re.finditer(r"^(.+?) lr [0-9.e-]+: training MSE .* (\S+) epsilon\^2 after", res.stdout, re.M)}
@@ -197,6 +207,8 @@ def test_lj6_optimizers():
     assert "Phys. Rep. 810" in (ROOT / "lj_6_optimizers.py").read_text()
     for name in ("lj_6_loss_vs_step.png", "lj_6_surface_paths.png"):
         assert (ROOT / "figures" / name).stat().st_size > 5000
+    again = run_script(ROOT / "lj_6_optimizers.py", "--quick")  # a second time, from the repo
+    assert again.returncode == 0, again.stderr[-2000:]
 
 
 def read_csv(path):
@@ -207,6 +219,7 @@ def read_csv(path):
 def test_lj7_search_table_tensorboard_and_rerun(tmp_path):
     runs, results = tmp_path / "runs", tmp_path / "results"
     args = ["--quick", "--runs-dir", runs, "--results-dir", results, "--n-workers", "2"]
+    (ROOT / "figures" / "lj_7_search.png").unlink(missing_ok=True)
     res = run_script(ROOT / "lj_7_hyperparameter_search.py", *args, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     (table,) = results.glob("*.csv")
@@ -230,6 +243,7 @@ def test_lj7_search_table_tensorboard_and_rerun(tmp_path):
         assert b"_hparams_/session_start_info" in raw and b"hparam/validation_mse" in raw
         assert (b"hparam/test_mse" in raw) == trial.name.startswith("full_")
     assert (ROOT / "figures" / "lj_7_search.png").stat().st_size > 5000
+    # a second time, from the repository folder (the first ran in tmp_path)
     again = run_script(ROOT / "lj_7_hyperparameter_search.py", *args[:-2], "--n-workers", "1")
     assert again.returncode == 0, again.stderr[-2000:]
     assert len(list(results.glob("*.csv"))) == 2 and len(list(runs.iterdir())) == 2  # nothing overwritten

@@ -30,7 +30,13 @@ def test_script_has_the_lecture_layout(script):
     assert positions == sorted(positions)
 
 
-@pytest.mark.parametrize("script", LJ_SCRIPTS, ids=lambda p: p.stem)
+# these run twice, from another folder and from the repository, in their own tests (test_lj_4_to_7.py)
+TESTED_TWICE_ELSEWHERE = {"lj_4_learning_curve", "lj_5_bias_variance", "lj_6_optimizers",
+                          "lj_7_hyperparameter_search"}
+
+
+@pytest.mark.parametrize("script", [p for p in LJ_SCRIPTS if p.stem not in TESTED_TWICE_ELSEWHERE],
+                         ids=lambda p: p.stem)
 def test_script_runs_twice_and_from_another_folder(script, tmp_path):
     args = ["--quick"]
     if script.stem == "lj_3_hyperparameters" or "RUNS_DIR" in script.read_text():

@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine_speed  # noqa: E402
 TUTORIAL = ROOT / "schnet_tutorial"
 sys.path.insert(0, str(TUTORIAL))
 
@@ -182,6 +184,7 @@ def main():
 
     print(f"bench_schnet_minute.py on {os.cpu_count()} CPU cores, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), Python {sys.version.split()[0]}")
+    print(machine_speed.describe())
     tmp = Path(tempfile.mkdtemp(prefix="bench_schnet_"))
     walls, force_mae, script3_rate = {}, None, None
     try:

@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine_speed  # noqa: E402
 TUTORIAL = ROOT / "schnet_tutorial"
 SCRIPT2 = TUTORIAL / "script2_train_schnet.py"
 sys.path.insert(0, str(TUTORIAL))
@@ -193,6 +195,7 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     print(f"bench_schnet_training.py: {os.cpu_count()} CPU cores, load average {load0:.2f}, "
           f"{args.threads} PyTorch thread(s) per pipeline")
+    print(machine_speed.describe())
     work = Path(tempfile.mkdtemp(prefix="bench_training_"))
     try:
         db = work / "ethanol.db"

@@ -20,7 +20,8 @@ The model-file convention (shared with script3_run_md.py)
   script2 writes every run to a new folder models/<model>_<date-time>[_k]/ (never overwriting one):
     best_model       the model of the best validation loss, a standard SchNetPack model file
                      (torch.save of the NeuralNetworkPotential, absolute energies in eV, forces in
-                     eV/Å); loads with SpkCalculator(model=path, energy_unit="eV", ...) and spkmd
+                     eV/Å); loads with SpkCalculator(model=path, energy_unit="eV", ...) and
+                     in schnetpack.md (the engine of spkmd)
     split.npz        train_idx, val_idx, test_idx: frame indices of the database (and of the
                      bundled data file it was built from)
     model_info.json  settings, units ("energy_unit": "eV"), data source, test errors
@@ -289,14 +290,16 @@ def build_model(kind: str = "schnet", n_features: int = 64, n_interactions: int 
     extra = {"n_filters": n_filters} if kind == "schnet" and n_filters else {}
     representation = cls(n_atom_basis=n_features, n_interactions=n_interactions, activation=act,
                          radial_basis=radial_basis, cutoff_fn=spk.nn.CosineCutoff(cutoff), **extra)
+    offsets = trn.AddOffsets("energy", add_mean=True, property_mean=torch.tensor(1.0))
+    # the mean as SchNetPack's own training stores it: one float64 number (a 0-dim tensor). float32
+    # would round -468 eV/atom by ~3e-5 eV, and a 1-element vector breaks schnetpack.md (spkmd)
+    offsets.mean = torch.tensor(float(mean_energy_per_atom), dtype=torch.float64)
     return spk.model.NeuralNetworkPotential(
         representation=representation,
         input_modules=[spk.atomistic.PairwiseDistances()],
         output_modules=[spk.atomistic.Atomwise(n_in=n_features, output_key="energy", activation=act),
                         spk.atomistic.Forces(energy_key="energy", force_key="forces")],
-        postprocessors=[trn.CastTo64(),
-                        trn.AddOffsets("energy", add_mean=True,
-                                       property_mean=torch.tensor([float(mean_energy_per_atom)]))],
+        postprocessors=[trn.CastTo64(), offsets],
     )
 
 

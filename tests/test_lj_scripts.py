@@ -88,3 +88,35 @@ def test_lj3_bad_hyperparameters(args, message, tmp_path):
     err = res.stderr.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not any(tmp_path.iterdir())  # nothing written for a bad run
+
+
+SPYDER_RUNFILE = '''
+import os, sys
+# what Spyder's runfile does: the script's code runs in the console's own process, with __name__
+# "__main__", __file__ set, sys.argv = [script, *command-line options], in the console's folder
+script, more = sys.argv[1], sys.argv[2:]
+for options in (["--quick"], ["--learning-rate", "-1"], ["--quick"]):
+    sys.argv = [script, *options, *more]
+    namespace = {"__name__": "__main__", "__file__": script}
+    try:
+        exec(compile(open(script, encoding="utf-8").read(), script, "exec"), namespace)
+        print("RUN OK", flush=True)
+    except SystemExit as stop:   # the console catches it and lives on
+        print("RUN EXIT", stop.code, flush=True)
+'''
+
+
+@pytest.mark.parametrize("script", [ROOT / "lj_2_overfit_with_validation.py",
+                                    ROOT / "lj_3_hyperparameters.py"], ids=lambda p: p.stem)
+def test_spyder_runfile_twice_in_one_console(script, tmp_path):
+    """Spyder runs a script inside its console's Python process: a run, a run stopped by a bad
+    value (one-line error, the console survives), and another run all work in the same process."""
+    more = ["--runs-dir", tmp_path / "runs"] if "RUNS_DIR" in script.read_text() else []
+    res = run_script("-c", SPYDER_RUNFILE, script, *more, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    results = [ln for ln in res.stdout.splitlines() if ln.startswith("RUN ")]
+    assert results[0] == "RUN OK" and results[1] not in ("RUN OK", "RUN EXIT 0", "RUN EXIT None")
+    assert results[2] == "RUN OK"
+    assert "error: LEARNING_RATE must be > 0" in res.stderr
+    if more:   # lj_3: the two good runs left two TensorBoard folders, the bad one none
+        assert len([p for p in (tmp_path / "runs").iterdir() if p.is_dir()]) == 2

@@ -290,9 +290,10 @@ def build_model(kind: str = "schnet", n_features: int = 64, n_interactions: int 
     extra = {"n_filters": n_filters} if kind == "schnet" and n_filters else {}
     representation = cls(n_atom_basis=n_features, n_interactions=n_interactions, activation=act,
                          radial_basis=radial_basis, cutoff_fn=spk.nn.CosineCutoff(cutoff), **extra)
-    offsets = trn.AddOffsets("energy", add_mean=True, property_mean=torch.tensor(1.0))
     # the mean as SchNetPack's own training stores it: one float64 number (a 0-dim tensor). float32
-    # would round -468 eV/atom by ~3e-5 eV, and a 1-element vector breaks schnetpack.md (spkmd)
+    # would round -468 eV/atom by ~3e-5 eV, and a 1-element vector breaks schnetpack.md (spkmd). It
+    # is set after construction because AddOffsets turns a mean of exactly 0 into a float32 vector.
+    offsets = trn.AddOffsets("energy", add_mean=True, property_mean=torch.tensor(1.0))
     offsets.mean = torch.tensor(float(mean_energy_per_atom), dtype=torch.float64)
     return spk.model.NeuralNetworkPotential(
         representation=representation,

@@ -91,7 +91,7 @@ def test_lj3_bad_hyperparameters(args, message, tmp_path):
 
 
 SPYDER_RUNFILE = '''
-import os, sys
+import sys
 # what Spyder's runfile does: the script's code runs in the console's own process, with __name__
 # "__main__", __file__ set, sys.argv = [script, *command-line options], in the console's folder
 script, more = sys.argv[1], sys.argv[2:]

@@ -165,17 +165,16 @@ def test_cosine_schedule_and_time_budget():
     assert trainer.should_stop and trainer.optimizers[0].param_groups[0]["lr"] == 1e-2
 
 
-def spkmd_calculator_runs(model_file, atoms, steps=20):
+def spkmd_calculator_runs(model_file, atoms, reference_calc, steps=20):
     """SchNetPack's own MD (schnetpack.md: the engine behind the spkmd command) on a model file.
 
-    Its calculator must load the file, give the forces SchNetPack's ASE calculator gives, and run
-    velocity Verlet steps. (The spkmd command itself cannot run from the PyPI wheel of SchNetPack
+    Its calculator must load the file, give the forces ``reference_calc`` (SchNetPack's ASE
+    calculator on the same file) gives, and run velocity Verlet steps. (The spkmd command itself cannot run from the PyPI wheel of SchNetPack
     2.2.0: its hydra configs, schnetpack/md/md_configs/*.yaml, are missing from the wheel.)
     """
     import schnetpack.transform as trn
     import torch
     from schnetpack import md
-    from schnetpack.interfaces import SpkCalculator
     from schnetpack.md.calculators import SchNetPackCalculator
     from schnetpack.md.neighborlist_md import NeighborListMD
 
@@ -187,8 +186,7 @@ def spkmd_calculator_runs(model_file, atoms, steps=20):
                                                              base_nbl=trn.ASENeighborList))
     calc.calculate(system)
     ref = atoms.copy()
-    ref.calc = SpkCalculator(model=str(model_file), neighbor_list=trn.ASENeighborList(cutoff=5.0),
-                             energy_unit="eV", position_unit="Ang")
+    ref.calc = reference_calc
     forces = calc.results["forces"].detach().numpy().reshape(-1, 3)   # eV/Å, the model's units
     np.testing.assert_allclose(forces, ref.get_forces(), atol=1e-5)
     md.MaxwellBoltzmannInit(300.0, remove_translation=True, remove_rotation=True).initialize_system(system)
@@ -247,7 +245,7 @@ def test_train_test_save_load_and_rerun(small_data, tmp_path):
     assert offsets.mean.shape == () and offsets.mean.dtype == torch.float64
 
     # ... and SchNetPack's MD engine (what spkmd runs) loads it and runs it, with the same forces
-    spkmd_calculator_runs(saved[0], frames[int(split["test_idx"][0])])
+    spkmd_calculator_runs(saved[0], frames[int(split["test_idx"][0])], calc)
 
     # a rerun (with a time budget that stops it early) never overwrites the first model
     second = run_script(SCRIPT2, *common, "--epochs", "1000", "--time-budget-s", "2", "--seed", "1")

@@ -1,42 +1,10 @@
-"""lj_1_overfit.py: slide "Overfitting" (and slides 1-7: Data, Model, Cost function, Find).
+"""lj_1_overfit.py: slides "PyTorch example" to "Overfitting" (slides 1-8).
 
 A neural network with 6,601 trainable parameters is fitted to only 10 points of the Lennard-Jones
-potential E(r) = 4 (r^-12 - r^-6) (reduced units: r in sigma, E in epsilon). The fit is repeated
-with several random seeds (different initial weights).
-
-What to look for (figures/lj_1_overfit.png):
-  * every fit passes through every training point: the training MSE is tiny;
-  * between the training points (interpolation region, shaded green) the fits wiggle and disagree;
-  * beyond the training range (extrapolation region, shaded red) they are terrible and disagree.
-  "You measure a model by testing on data it has never seen": the printed MSE on unseen points.
-figures/lj_1_descriptor.png shows the Gaussian basis functions and one encoded distance (slide 4).
+potential E(r) = 4 (r^-12 - r^-6) (reduced units: r in sigma, E in epsilon), several times with
+different initial weights. Every fit passes through every training point, yet the fits disagree
+between the points and fail beyond them: you measure a model on data it has never seen.
 """
-
-# %% Hyperparameters (edit these, or override on the command line: --n-seeds 3 --epochs 500)
-N_POINTS = 10           # training points
-R_MIN, R_MAX = 0.9, 2.0  # range of the training points (sigma)
-R_EXTRAPOLATE = 3.0     # unseen points up to here (sigma)
-NOISE = 0.0             # std of noise added to the energies (epsilon); our data is exact
-N_BASIS = 40            # Gaussian basis functions ...
-BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres spread over this range (sigma)
-WIDTH = 40              # neurons per hidden layer
-DEPTH = 4               # hidden layers
-ACTIVATION = "gelu"
-LEARNING_RATE = 2e-3      # Adam; 5e-3 leaves some seeds short of memorising (training MSE ~1e-2)
-EPOCHS = 600
-BATCH_SIZE = 5          # 10 points -> 2 mini-batches, 2 steps of gradient descent per epoch
-N_SEEDS = 5             # how many times the fit is repeated with different initial weights
-QUICK = {"EPOCHS": 50, "N_SEEDS": 2}  # --quick: settings for tests
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # find common/ from any folder
-from common import cli
-
-cli.apply_overrides(globals(), quick=QUICK)
-cli.check_standard(globals())  # positive sizes, LEARNING_RATE > 0, known ACTIVATION, ...
-cli.check(R_MAX < R_EXTRAPOLATE, "need R_MAX < R_EXTRAPOLATE")
 
 import matplotlib.pyplot as plt
 import torch
@@ -46,61 +14,108 @@ from common.descriptors import GaussianBasis, slide_example_basis
 from common.lj import LJDataset, lj_energy
 from common.mlp import LJModel, count_parameters
 from common.plotting import save_figure, show
-from common.training import evaluate, fit, limit_threads, make_optimizer, predict, set_seed
+from common.settings import setup
+from common.training import evaluate, predict, stop_if_diverged
 
-limit_threads()
+# %% Settings: edit these, or override them on the command line (--n-seeds 3 --epochs 500)
+N_POINTS = 10  # training points
+R_MIN, R_MAX = 0.9, 2.0  # range of the training points (sigma)
+R_EXTRAPOLATE = 3.0  # unseen points up to here (sigma)
+NOISE = 0.0  # std of noise added to the energies (epsilon); our data is exact
+N_BASIS = 40  # Gaussian basis functions ...
+BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres spread over this range (sigma)
+WIDTH = 40  # neurons per hidden layer
+DEPTH = 4  # hidden layers
+ACTIVATION = "gelu"  # gelu, relu, tanh, silu or softplus
+LEARNING_RATE = 2e-3  # Adam's step size; 5e-3 leaves some seeds short of memorising
+EPOCHS = 600  # passes over the training points
+BATCH_SIZE = 5  # 10 points -> 2 mini-batches: 2 steps of gradient descent per epoch
+N_SEEDS = 5  # how many times the fit is repeated with different initial weights
+setup(globals(), "lj_1_overfit")  # command-line overrides and checks of the values above
 
 # %% 1 Data
+# Slides 1 and 3. In computational chemistry the data are few and almost noise-free: here 10 exact
+# points of E(r). ``LJDataset`` is a PyTorch Dataset (``__init__``, ``__len__``, ``__getitem__``,
+# see common/lj.py) and a DataLoader pulls random mini-batches from it: look at the printed shapes.
+# The unseen points, between the training points and beyond them, are only used to measure the fits.
 train_set = LJDataset(N_POINTS, R_MIN, R_MAX, noise=NOISE)
 r_batch, e_batch = next(iter(DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=True)))
-print(f"{len(train_set)} training points in [{R_MIN}, {R_MAX}] sigma; one batch: "
-      f"r {tuple(r_batch.shape)}, E {tuple(e_batch.shape)}")
-# unseen points: between the training points, and beyond them
-interp_set = LJDataset(200, R_MIN, R_MAX)
-extrap_set = LJDataset(200, R_MAX, R_EXTRAPOLATE)
+print(
+    f"{len(train_set)} training points in [{R_MIN}, {R_MAX}] sigma; one mini-batch: "
+    f"r {tuple(r_batch.shape)}, E {tuple(e_batch.shape)}"
+)
+interp_set = LJDataset(200, R_MIN, R_MAX)  # unseen points between the training points
+extrap_set = LJDataset(200, R_MAX, R_EXTRAPOLATE)  # unseen points beyond them
 
 # %% 2 Model
+# Slides 4 and 5. The descriptor turns a distance r into a vector (phi_1(r), phi_2(r), ...) of
+# Gaussians; a network of DEPTH hidden layers of WIDTH neurons with the GELU activation turns that
+# vector into an energy (common/mlp.py). Look at the parameter count: 6,601 numbers for 10 points.
+# The figure shows the descriptor: the basis functions, the 40 numbers that encode r = 1.5 sigma,
+# and the slide's own example x = 3.1 -> (0.5, 0.3, 0.01, 0, 0).
 descriptor = GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX)
 n_params = count_parameters(LJModel(descriptor, WIDTH, DEPTH, ACTIVATION))
 print(f"{n_params:,} trainable parameters, {N_POINTS} data points")
 
-# Slide 4: the descriptor turns one distance into a vector (phi_1(r), phi_2(r), ...)
 fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 3.5))
 r_plot = torch.linspace(0.8, 3.2, 500).unsqueeze(1)
 ax1.plot(r_plot, descriptor(r_plot), lw=0.8)
 ax1.set(xlabel="r (sigma)", ylabel="phi_k(r)", title=f"the {N_BASIS} Gaussian basis functions")
-x = torch.tensor([[1.5]])
-ax2.bar(range(1, N_BASIS + 1), descriptor(x)[0])
-ax2.set(xlabel="k", ylabel="phi_k(1.5)", title="descriptor of r = 1.5 sigma: 40 numbers")
-slide = slide_example_basis()  # the slide's five Gaussians: x = 3.1 -> (0.5, 0.3, 0.01, 0, 0)
+ax2.bar(range(1, N_BASIS + 1), descriptor(torch.tensor([[1.5]]))[0])
+ax2.set(xlabel="k", ylabel="phi_k(1.5)", title=f"descriptor of r = 1.5 sigma: {N_BASIS} numbers")
+slide = slide_example_basis()  # the slide's five Gaussians
 x_plot = torch.linspace(1.5, 7.0, 400).unsqueeze(1)
 ax3.plot(x_plot, slide(x_plot))
 ax3.axvline(3.1, color="k", ls=":")
 for k, value in enumerate(slide(torch.tensor([[3.1]]))[0].tolist()):
     ax3.plot(3.1, value, "ko", ms=4)
-    ax3.annotate(f"phi_{k + 1} = {value:.2f}", (3.1, value), xytext=(5, 2 + 9 * k),
-                 textcoords="offset points", fontsize=8)
+    ax3.annotate(
+        f"phi_{k + 1} = {value:.2f}",
+        (3.1, value),
+        xytext=(5, 2 + 9 * k),
+        textcoords="offset points",
+        fontsize=8,
+    )
 ax3.set(xlabel="x", ylabel="phi_k(x)", title="slide 4: x = 3.1 -> (0.5, 0.3, 0.01, 0, 0)")
 save_figure(fig, "lj_1_descriptor")
 
 # %% 3 Cost function
-loss_fn = torch.nn.MSELoss()  # mean squared error, epsilon^2
+# Slide 6: the mean squared error between predicted and true energies (epsilon^2).
+loss_fn = torch.nn.MSELoss()
 
-# %% 4 Find the parameters (one fit per seed)
-models = []
+# %% 4 Find the parameters
+# Slide 7: theta' = theta - lr * grad C, batch after batch. For each mini-batch the four lines below
+# clear the old gradient, compute the cost, let autograd compute the gradient of the cost with
+# respect to all 6,601 parameters, and take one step (Adam's variant of gradient descent). One pass
+# over all mini-batches is an epoch. The whole fit is repeated with N_SEEDS different initial
+# weights; look at the printed MSEs: tiny on the training points, large on the unseen ones.
+models, mses = [], []
 for seed in range(N_SEEDS):
-    set_seed(seed)
+    torch.manual_seed(seed)  # initial weights and batch order
     model = LJModel(descriptor, WIDTH, DEPTH, ACTIVATION)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     loader = DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=True)
-    fit(model, loader, make_optimizer("adam", model.parameters(), LEARNING_RATE), EPOCHS,
-        loss_fn=loss_fn)
-    mse = [evaluate(model, DataLoader(d, batch_size=len(d)), loss_fn)
-           for d in (train_set, interp_set, extrap_set)]
-    print(f"seed {seed}: MSE (epsilon^2) training {mse[0]:.2e} | unseen interpolation "
-          f"{mse[1]:.2e} | unseen extrapolation {mse[2]:.2e}")
+    for epoch in range(EPOCHS):
+        for r, energy in loader:
+            optimizer.zero_grad()  # forget the gradient of the previous step
+            loss = loss_fn(model(r), energy)  # the cost of this mini-batch
+            loss.backward()  # its gradient with respect to every parameter
+            optimizer.step()  # one step downhill
+    mse = [
+        evaluate(model, DataLoader(d, batch_size=len(d)), loss_fn)
+        for d in (train_set, interp_set, extrap_set)
+    ]
+    stop_if_diverged(mse[0], f"seed {seed}: lower LEARNING_RATE (now {LEARNING_RATE:g})")
+    print(
+        f"seed {seed}: MSE (epsilon^2) training {mse[0]:.2e} | unseen, interpolation "
+        f"{mse[1]:.2e} | unseen, extrapolation {mse[2]:.2e}"
+    )
     models.append(model)
+    mses.append(mse)
 
 # %% 5 Look at the result
+# Slide 8. Every fit goes through every training point, but between the points (green) the fits
+# wiggle and disagree, and beyond them (red) they fly off: many parameters, few points = overfitting.
 fig, ax = plt.subplots(figsize=(7, 4.5))
 ax.axvspan(R_MIN, R_MAX, color="tab:green", alpha=0.12, label="interpolation region")
 ax.axvspan(R_MAX, R_EXTRAPOLATE, color="tab:red", alpha=0.12, label="extrapolation region")
@@ -109,9 +124,17 @@ ax.plot(r_plot, lj_energy(r_plot), "k--", lw=2, label="Lennard-Jones (target)")
 for seed, model in enumerate(models):
     ax.plot(r_plot, predict(model, r_plot), lw=1.2, label=f"model, seed {seed}")
 ax.plot(train_set.r, train_set.energy, "ko", ms=6, label="training points")
-ax.set(xlabel="r (sigma)", ylabel="E (epsilon)", ylim=(-1.5, 2.5),
-       title=f"{n_params:,} parameters, {N_POINTS} points: overfitting")
+ax.set(
+    xlabel="r (sigma)",
+    ylabel="E (epsilon)",
+    ylim=(-1.5, 2.5),
+    title=f"{n_params:,} parameters, {N_POINTS} points: overfitting",
+)
 ax.legend(fontsize=8, loc="lower right")
 save_figure(fig, "lj_1_overfit")
-print(f"done: {len(models)} fits of {n_params:,} parameters")
+train_mse, interp_mse, extrap_mse = (max(m[i] for m in mses) for i in range(3))
+print(
+    f"result: n_parameters={n_params} n_points={N_POINTS} train_mse_max_eps2={train_mse:.2e} "
+    f"interpolation_mse_max_eps2={interp_mse:.2e} extrapolation_mse_max_eps2={extrap_mse:.2e}"
+)
 show()

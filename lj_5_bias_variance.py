@@ -1,59 +1,10 @@
-"""lj_5_bias_variance.py: slide "Bias variance tradeoff" (and L2 regularization).
+"""lj_5_bias_variance.py: slide "Bias variance tradeoff" (slide 11, with L2 regularization).
 
-A fixed, small amount of data (20 Lennard-Jones points) and networks of growing width, from 1 to 128
-neurons per hidden layer (45 to 21,889 parameters). Each model is trained SEEDS times, each time on its own
-random 20 points and from its own initial weights, without and with L2 regularization: the cost becomes
-    C = MSE + (lambda / 2) * sum of all squared parameters
-(weight_decay = lambda in torch.optim), which pulls every weight towards zero unless the data need it.
-
-The energies carry a little noise (0.02 epsilon, 2 % of the well depth), as any reference data do. That is
-what a too-flexible model fits; with exact data (NOISE = 0) large networks trained this way hardly
-overfit and the tradeoff is hard to see. The range starts at 0.95 sigma (E = 2 epsilon) so that the steep
-wall does not swamp every other error.
-
-What to look for (figures/lj_5_bias_variance.png):
-  left: validation MSE against model size, mean over seeds with the standard deviation as error bars, one
-    curve per L2 strength; the best size of each curve is circled.
-    * There is an optimum size for a given amount of data. Without L2 the error first falls (a model too
-      small cannot follow the curve: bias), then rises and scatters (a model too large fits the noise and
-      each training set differently: variance).
-    * L2 lowers variance: the error bars of the large models shrink many times, and the optimum moves to
-      larger models, which now win.
-    * Use the right amount: too strong an L2 (1e-2) pulls the fit away from the data, and every size is
-      worse than with 1e-3.
-  middle and right: the largest model's fits (one per seed) without L2 and with the best L2: scattered
-    curves versus nearly one curve.
+A fixed, small amount of data (20 noisy Lennard-Jones points) and networks of growing width, from 1 to
+128 neurons per hidden layer. Each model is trained SEEDS times, each time on its own random 20 points and
+from its own initial weights, without and with L2 regularization. There is an optimum model size for a
+given amount of data; L2 lowers the variance and lets larger models win; too much L2 hurts everywhere.
 """
-
-# %% Hyperparameters: edit these, or override on the command line (--seeds 3 --widths 2,8,32)
-N_POINTS = 20              # training points (the fixed, small amount of data)
-R_MIN, R_MAX = 0.95, 2.5   # range of the data (sigma)
-NOISE = 0.02               # std of noise on the training energies (epsilon)
-N_VALIDATION = 500         # unseen points (exact energies) that measure each model
-N_BASIS = 40               # Gaussian basis functions ...
-BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres over this range (sigma)
-DEPTH = 2                  # hidden layers
-WIDTHS = [1, 2, 4, 8, 16, 32, 64, 128]  # model sizes: neurons per hidden layer
-L2_STRENGTHS = [0.0, 1e-4, 1e-3, 1e-2]  # lambda; 0 = no regularization
-SEEDS = 6                  # training sets and initial weights per size and L2 strength
-EPOCHS = 1000              # full-batch Adam steps per model
-LEARNING_RATE = 5e-3
-SEED = 0
-QUICK = {"WIDTHS": [2, 16, 64], "L2_STRENGTHS": [0.0, 1e-3], "SEEDS": 3, "EPOCHS": 150}  # for tests
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # find common/ from any folder
-from common import cli
-
-cli.apply_overrides(globals(), quick=QUICK)
-cli.check_standard(globals())  # N_POINTS, N_BASIS, DEPTH, EPOCHS, LEARNING_RATE, NOISE, R_MIN/R_MAX
-cli.check(len(WIDTHS) >= 1 and min(WIDTHS) >= 1, f"WIDTHS must be numbers >= 1, got {WIDTHS}")
-cli.check(len(L2_STRENGTHS) >= 1 and min(L2_STRENGTHS) >= 0,
-          f"L2_STRENGTHS must be numbers >= 0, got {L2_STRENGTHS}")
-cli.check(SEEDS >= 2, f"SEEDS must be >= 2 (error bars need two results), got {SEEDS}")
-cli.check(N_VALIDATION >= 1, f"N_VALIDATION must be >= 1, got {N_VALIDATION}")
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -63,30 +14,71 @@ from common.descriptors import GaussianBasis
 from common.lj import LJDataset, lj_energy
 from common.mlp import LJModel, count_parameters
 from common.plotting import save_figure, show
+from common.settings import fail, setup
 from common.sweeps import mse_of, predictions, train_many
-from common.training import set_seed
 
-torch.set_num_threads(1)  # tiny networks: one thread is fastest
-WIDTHS, L2_STRENGTHS = sorted(WIDTHS), sorted(L2_STRENGTHS)
+# %% Settings: edit these, or override them on the command line (--seeds 3 --widths 2,8,32)
+N_POINTS = 20  # training points (the fixed, small amount of data)
+R_MIN, R_MAX = 0.95, 2.5  # range of the data (sigma)
+NOISE = 0.02  # std of noise on the training energies (epsilon)
+N_VALIDATION = 500  # unseen points (exact energies) that measure each model
+N_BASIS = 40  # Gaussian basis functions ...
+BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres over this range (sigma)
+DEPTH = 2  # hidden layers
+WIDTHS = [1, 2, 4, 8, 16, 32, 64, 128]  # model sizes: neurons per hidden layer
+L2_STRENGTHS = [0.0, 1e-4, 1e-3, 1e-2]  # lambda; 0 = no regularization
+SEEDS = 6  # training sets and initial weights per size and L2 strength
+EPOCHS = 1000  # full-batch Adam steps per model
+LEARNING_RATE = 5e-3
+SEED = 0
+setup(globals(), "lj_5_bias_variance")  # command-line overrides and checks
 
 # %% 1 Data
-train_sets = [LJDataset(N_POINTS, R_MIN, R_MAX, noise=NOISE, seed=SEED + k, spacing="random")
-              for k in range(SEEDS)]  # seed k: its own random points
+# Seed k trains on its own 20 random points. The energies carry a little noise (NOISE = 0.02 epsilon,
+# 2 % of the well depth), as any reference data do: that is what a too-flexible model fits. The range
+# starts at 0.95 sigma (E = 2 epsilon) so that the steep wall does not swamp every other error.
+WIDTHS, L2_STRENGTHS = sorted(WIDTHS), sorted(L2_STRENGTHS)
+train_sets = [
+    LJDataset(N_POINTS, R_MIN, R_MAX, noise=NOISE, seed=SEED + k, spacing="random") for k in range(SEEDS)
+]  # seed k: its own random points
 val_set = LJDataset(N_VALIDATION, R_MIN, R_MAX, seed=SEED + 1000, spacing="random")  # exact energies
-print(f"{SEEDS} training sets of {N_POINTS} random points in [{R_MIN}, {R_MAX}] sigma, noise {NOISE} "
-      f"epsilon; {N_VALIDATION} validation points")
+print(
+    f"{SEEDS} training sets of {N_POINTS} random points in [{R_MIN}, {R_MAX}] sigma, noise {NOISE} "
+    f"epsilon; {N_VALIDATION} validation points"
+)
 
 # %% 2 Model
+# DEPTH hidden GELU layers of each width in WIDTHS: look at how fast the parameter count grows.
 descriptor = GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX)
 n_params = {w: count_parameters(LJModel(descriptor, w, DEPTH)) for w in WIDTHS}
-print(f"{DEPTH} hidden GELU layers of width {', '.join(map(str, WIDTHS))}: "
-      f"{', '.join(f'{n:,}' for n in n_params.values())} trainable parameters")
+print(
+    f"{DEPTH} hidden GELU layers of width {', '.join(map(str, WIDTHS))}: "
+    f"{', '.join(f'{n:,}' for n in n_params.values())} trainable parameters"
+)
+
 
 # %% 3 Cost function
-# MSE over a model's training points + (lambda / 2) * sum of its squared parameters, lambda in L2_STRENGTHS
-# (common.sweeps.train_many adds the L2 term for each model).
+# Slide 11: L2 regularization adds the squared parameters to the cost,
+#     C = MSE + (lambda / 2) * sum of all squared parameters,
+# which pulls every weight towards zero unless the data need it (weight_decay = lambda in torch.optim).
+def cost(model, r, energy, strength):
+    squares = sum((p**2).sum() for p in model.parameters())
+    return ((model(r) - energy) ** 2).mean() + 0.5 * strength * squares
 
-# %% 4 Find the parameters: for each width, every (L2, seed) pair trained together (full batch, Adam)
+
+torch.manual_seed(SEED)
+untrained = LJModel(descriptor, WIDTHS[-1], DEPTH)
+with torch.no_grad():
+    costs = [float(cost(untrained, train_sets[0].r, train_sets[0].energy, s)) for s in L2_STRENGTHS]
+print(
+    f"cost of an untrained width-{WIDTHS[-1]} model with lambda = "
+    + ", ".join(f"{s:g}: {c:.3f}" for s, c in zip(L2_STRENGTHS, costs))
+)
+
+# %% 4 Find the parameters
+# Full batch Adam on this cost, as written out in lj_4. Each (width, L2, seed) is one training; for each
+# width all (L2, seed) pairs are trained at once by common.sweeps.train_many (the same result as one by
+# one, tested, only faster). Look at the table: mean and spread of the validation MSE over the seeds.
 val_mse = np.zeros((len(L2_STRENGTHS), len(WIDTHS), SEEDS))
 train_mse = np.zeros_like(val_mse)
 r_plot = torch.linspace(R_MIN, R_MAX, 300).unsqueeze(1)
@@ -95,7 +87,7 @@ for j, width in enumerate(WIDTHS):
     models, l2, r, energy = [], [], [], []
     for strength in L2_STRENGTHS:
         for k in range(SEEDS):
-            set_seed(SEED + k)
+            torch.manual_seed(SEED + k)
             models.append(LJModel(descriptor, width, DEPTH))
             l2.append(strength)
             r.append(train_sets[k].r)
@@ -105,44 +97,68 @@ for j, width in enumerate(WIDTHS):
     if width == WIDTHS[-1]:
         fits = dict(zip(L2_STRENGTHS, predictions(models, r_plot).reshape(len(L2_STRENGTHS), SEEDS, -1)))
 if not np.isfinite(val_mse).all():
-    cli.fail("training diverged: lower LEARNING_RATE")
+    fail(f"training diverged: lower LEARNING_RATE (now {LEARNING_RATE:g}); nothing was saved")
 
 mean, spread = val_mse.mean(axis=2), val_mse.std(axis=2)
 print("validation MSE (epsilon^2), mean +- standard deviation over seeds")
 print(f"{'width':>6} {'params':>7} | " + " | ".join(f"L2 {s:<8g}       " for s in L2_STRENGTHS))
 for j, width in enumerate(WIDTHS):
-    print(f"{width:6d} {n_params[width]:7,d} | " +
-          " | ".join(f"{mean[i, j]:.4f} +- {spread[i, j]:.4f}" for i in range(len(L2_STRENGTHS))))
+    print(
+        f"{width:6d} {n_params[width]:7,d} | "
+        + " | ".join(f"{mean[i, j]:.4f} +- {spread[i, j]:.4f}" for i in range(len(L2_STRENGTHS)))
+    )
 best_width = {s: WIDTHS[int(np.argmin(mean[i]))] for i, s in enumerate(L2_STRENGTHS)}
 for i, s in enumerate(L2_STRENGTHS):
     j = WIDTHS.index(best_width[s])
-    print(f"L2 {s:g}: best width {best_width[s]} ({n_params[best_width[s]]:,} parameters), validation MSE "
-          f"{mean[i, j]:.4f} +- {spread[i, j]:.4f} epsilon^2")
+    print(
+        f"L2 {s:g}: best width {best_width[s]} ({n_params[best_width[s]]:,} parameters), validation MSE "
+        f"{mean[i, j]:.4f} +- {spread[i, j]:.4f} epsilon^2"
+    )
 best_l2 = L2_STRENGTHS[int(np.argmin(mean.min(axis=1)))]
 
 # %% 5 Look at the result
+# Left: validation MSE against model size, mean over seeds with the standard deviation as error bars,
+# one curve per L2 strength; the best size of each curve is circled. Without L2 the error first falls
+# (a model too small cannot follow the curve: bias), then rises and scatters (variance). With the right
+# L2 the large models' error bars shrink and the optimum moves to larger models; too much L2 is worse
+# everywhere. Middle and right: the largest model's fits, one per seed, without L2 and with the best L2.
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), gridspec_kw={"width_ratios": [1.4, 1, 1]})
 ax = axes[0]
 x = np.array([n_params[w] for w in WIDTHS])
 for i, s in enumerate(L2_STRENGTHS):
     shift = 1.06 ** (i - (len(L2_STRENGTHS) - 1) / 2)  # spread the error bars a little sideways
-    line = ax.errorbar(x * shift, mean[i], yerr=spread[i], marker="o", ms=4, capsize=3,
-                       label=f"L2 {s:g}" if s else "no L2")
+    line = ax.errorbar(
+        x * shift, mean[i], yerr=spread[i], marker="o", ms=4, capsize=3, label=f"L2 {s:g}" if s else "no L2"
+    )
     j = int(np.argmin(mean[i]))
     ax.plot(x[j] * shift, mean[i, j], "o", ms=13, mfc="none", mec=line[0].get_color(), mew=2)
 ax.set_ylim(0, 1.1 * float((mean + spread).max()))
-ax.set(xscale="log", xlabel=f"trainable parameters (width {WIDTHS[0]} to {WIDTHS[-1]})",
-       ylabel="validation MSE (epsilon$^2$)", title=f"{N_POINTS} training points: the best model size")
+ax.set(
+    xscale="log",
+    xlabel=f"trainable parameters (width {WIDTHS[0]} to {WIDTHS[-1]})",
+    ylabel="validation MSE (epsilon$^2$)",
+    title=f"{N_POINTS} training points: the best model size",
+)
 ax.legend(title="circle: best size", fontsize=8)
 for ax, s in zip(axes[1:], [0.0 if 0.0 in fits else L2_STRENGTHS[0], best_l2]):
     ax.plot(r_plot, lj_energy(r_plot), "k--", lw=2, label="Lennard-Jones")
     for k, curve in enumerate(fits[s]):
         ax.plot(r_plot, curve, lw=1, label="one model per seed" if k == 0 else None)
-    ax.set(xlabel="r (sigma)", ylabel="E (epsilon)", ylim=(-1.5, 2.5),
-           title=f"width {WIDTHS[-1]}, " + (f"L2 {s:g}" if s else "no L2") + f": {SEEDS} seeds")
+    ax.set(
+        xlabel="r (sigma)",
+        ylabel="E (epsilon)",
+        ylim=(-1.5, 2.5),
+        title=f"width {WIDTHS[-1]}, " + (f"L2 {s:g}" if s else "no L2") + f": {SEEDS} seeds",
+    )
     ax.legend(fontsize=8)
 save_figure(fig, "lj_5_bias_variance")
-show()
 i0 = L2_STRENGTHS.index(best_l2)
-print(f"done: best L2 {best_l2:g} with width {best_width[best_l2]}; validation MSE "
-      f"{mean[i0].min():.4f} epsilon^2")
+print(
+    f"done: best L2 {best_l2:g} with width {best_width[best_l2]}; validation MSE "
+    f"{mean[i0].min():.4f} epsilon^2"
+)
+print(
+    f"result: best_l2={best_l2:g} best_width={best_width[best_l2]} best_val_mse_eps2={mean[i0].min():.4f} "
+    f"no_l2_best_width={best_width[L2_STRENGTHS[0]]}"
+)
+show()

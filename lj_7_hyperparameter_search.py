@@ -1,203 +1,276 @@
-"""lj_7_hyperparameter_search.py: slide "Best practices when developing an NN".
+"""lj_7_hyperparameter_search.py: slide "Best practices when developing an NN" (slide 14).
 
 "Hyperparameter tuning on even just a few epochs to screen out unpromising parameter values" and "use
 grid search/random search of hyperparameters". Four hyperparameters are searched: learning rate, width,
-depth and L2 strength.
-  1. grid search: every combination of a few values (GRID_*), 16 candidates by default;
-     random search: N_RANDOM candidates drawn from ranges (*_RANGE), learning rate and L2 on a log scale.
-  2. screening: every candidate is trained for only SCREEN_EPOCHS epochs and ranked by validation MSE.
-  3. the TOP_K best are trained fully (FULL_EPOCHS, early stopping) and only these are tested, once.
-Trials run in N_WORKERS parallel processes (1 = one after another in this process).
-
-What to look for:
-  the printed table (also saved as results/lj7_search_<date-time>.csv, a new file per search): candidates
-    ranked by their screening validation MSE; the finalists with their full-training validation and test
-    MSE; the best model is the finalist with the lowest validation MSE, and its test MSE is the estimate
-    of how good it really is.
-  figures/lj_7_search.png, left: screening validation MSE against learning rate, grid (squares) and random
-    (circles) candidates, colour = width: too small a learning rate learns nothing in a few epochs, too
-    large an L2 or learning rate stalls; random search covers many more different values of each
-    hyperparameter than a grid of the same size. right: the finalists' validation loss during full
-    training.
-  TensorBoard (tensorboard --logdir=runs, http://localhost:6006/): the folder runs/lj7_search_<date-time>
-    holds one subfolder per trial; the HPARAMS tab compares every candidate's settings and metrics
-    (table, parallel coordinates, scatter plots), SCALARS their loss curves.
+depth and L2 strength. Every candidate is screened on a few epochs; the best few are trained fully and
+only these are tested, once. Every trial goes to TensorBoard's HPARAMS tab, the table to results/.
 """
 
-# %% Hyperparameters: edit these, or override on the command line (--n-random 8 --n-workers 1)
-N_TRAIN = 90               # training points; validation and test sets have N_TRAIN // 3 each
-R_MIN, R_MAX = 0.95, 2.5   # sigma
-NOISE = 0.0                # std of noise on E (epsilon)
-N_BASIS = 40               # Gaussian basis functions ...
+import csv
+import itertools
+import math
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from common.descriptors import GaussianBasis
+from common.lj import LJDataset
+from common.mlp import LJModel
+from common.plotting import save_figure, show
+from common.runs import RESULTS_DIR, RUNS_DIR, log_hparams, loss_writer, new_run_dir
+from common.settings import fail, setup
+from common.training import evaluate, fit
+
+# %% Settings: edit these, or override them on the command line (--n-random 8 --top-k 2)
+N_TRAIN = 90  # training points; validation and test sets have N_TRAIN // 3 each
+R_MIN, R_MAX = 0.95, 2.5  # sigma
+NOISE = 0.0  # std of noise on E (epsilon)
+N_BASIS = 40  # Gaussian basis functions ...
 BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres over this range (sigma)
 GRID_LEARNING_RATE = [1e-3, 1e-2]  # grid search: every combination of these values
 GRID_WIDTH = [8, 32]
 GRID_DEPTH = [1, 3]
 GRID_L2 = [0.0, 1e-4]
-N_RANDOM = 16              # random search: this many candidates from these ranges
+N_RANDOM = 16  # random search: this many candidates from these ranges
 LEARNING_RATE_RANGE = (1e-4, 3e-2)  # log-uniform
-WIDTH_RANGE = (4, 64)      # log-uniform, rounded
-DEPTH_RANGE = (1, 4)       # uniform integers
-L2_RANGE = (1e-6, 1e-2)    # log-uniform
+WIDTH_RANGE = (4, 64)  # log-uniform, rounded
+DEPTH_RANGE = (1, 4)  # uniform integers
+L2_RANGE = (1e-6, 1e-2)  # log-uniform
 BATCH_SIZE = 16
-SCREEN_EPOCHS = 40         # a few epochs per candidate
-TOP_K = 3                  # finalists trained fully and tested
+SCREEN_EPOCHS = 40  # a few epochs per candidate
+TOP_K = 3  # finalists trained fully and tested
 FULL_EPOCHS = 600
-PATIENCE = 100             # early stopping of the full trainings
-N_WORKERS = 2              # parallel processes (1 = no parallelism); a 2-core laptop: 2
+PATIENCE = 100  # early stopping of the full trainings
 SEED = 0
-RUNS_DIR = ""              # TensorBoard folder; "" = the project's runs/
-RESULTS_DIR = ""           # CSV tables; "" = the project's results/
-QUICK = {"GRID_LEARNING_RATE": [1e-2], "GRID_WIDTH": [8, 16], "GRID_DEPTH": [1], "GRID_L2": [0.0],
-         "N_RANDOM": 2, "SCREEN_EPOCHS": 5, "TOP_K": 2, "FULL_EPOCHS": 20, "N_TRAIN": 30}  # for tests
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # find common/ from any folder
-from common import cli
-
-cli.apply_overrides(globals(), quick=QUICK)
-cli.check_standard(globals())  # BATCH_SIZE, PATIENCE, N_BASIS, NOISE, R_MIN/R_MAX
-cli.check(N_TRAIN >= 3, f"N_TRAIN must be >= 3, got {N_TRAIN}")
-for _name in ("GRID_LEARNING_RATE", "GRID_WIDTH", "GRID_DEPTH", "GRID_L2"):
-    cli.check(len(globals()[_name]) >= 1, f"{_name} needs at least one value")
-cli.check(min(GRID_LEARNING_RATE) > 0, f"GRID_LEARNING_RATE values must be > 0, got {GRID_LEARNING_RATE}")
-cli.check(min(GRID_WIDTH) >= 1 and min(GRID_DEPTH) >= 1, "GRID_WIDTH and GRID_DEPTH values must be >= 1")
-cli.check(min(GRID_L2) >= 0, f"GRID_L2 values must be >= 0, got {GRID_L2}")
-cli.check(N_RANDOM >= 0, f"N_RANDOM must be >= 0, got {N_RANDOM}")
-for _name, _low in (("LEARNING_RATE_RANGE", 0), ("WIDTH_RANGE", 1), ("DEPTH_RANGE", 1), ("L2_RANGE", 0)):
-    _r = globals()[_name]
-    cli.check(len(_r) == 2 and _low <= _r[0] <= _r[1] and (_r[0] > 0 or _low > 0),
-              f"{_name} must be two numbers low,high with {'0 <' if _low == 0 else f'{_low} <='} low <= high, "
-              f"got {_r}")
-for _name in ("SCREEN_EPOCHS", "FULL_EPOCHS", "TOP_K", "N_WORKERS"):
-    cli.check(globals()[_name] >= 1, f"{_name} must be >= 1, got {globals()[_name]}")
-
-import time
-
-import matplotlib.pyplot as plt
-import numpy as np
-
-from common import search
-from common.lj import LJDataset
-from common.paths import RUNS_DIR as DEFAULT_RUNS_DIR
-from common.plotting import save_figure, show
-from common.runs import new_run_dir, settings_name
-
-# Worker processes (N_WORKERS > 1) import this file again to find its functions; everything below runs only
-# in the process you started (`if __name__ == "__main__":`).
+setup(globals(), "lj_7_hyperparameter_search")  # command-line overrides and checks
 
 # %% 1 Data
-if __name__ == "__main__":
-    n_other = max(1, N_TRAIN // 3)
-    train_set = LJDataset(N_TRAIN, R_MIN, R_MAX, noise=NOISE, seed=SEED, spacing="random")
-    val_set = LJDataset(n_other, R_MIN, R_MAX, noise=NOISE, seed=SEED + 1, spacing="random")
-    test_set = LJDataset(n_other, R_MIN, R_MAX, noise=NOISE, seed=SEED + 2, spacing="random")
-    data = {name: (d.r, d.energy) for name, d in
-            (("train", train_set), ("validation", val_set), ("test", test_set))}
-    print(f"{len(train_set)} training, {len(val_set)} validation, {len(test_set)} test points in "
-          f"[{R_MIN}, {R_MAX}] sigma")
+# Training, validation and test points, as in lj_3. The validation points rank the candidates; the
+# test points are used only for the finalists, once.
+n_other = max(1, N_TRAIN // 3)
+train_set = LJDataset(N_TRAIN, R_MIN, R_MAX, noise=NOISE, seed=SEED, spacing="random")
+val_set = LJDataset(n_other, R_MIN, R_MAX, noise=NOISE, seed=SEED + 1, spacing="random")
+test_set = LJDataset(n_other, R_MIN, R_MAX, noise=NOISE, seed=SEED + 2, spacing="random")
+print(
+    f"{len(train_set)} training, {len(val_set)} validation, {len(test_set)} test points in "
+    f"[{R_MIN}, {R_MAX}] sigma"
+)
 
-# %% 2 Model: the candidates (each a Gaussian basis + GELU network of some width and depth)
-if __name__ == "__main__":
-    candidates = [("grid", hp) for hp in search.grid(GRID_LEARNING_RATE, GRID_WIDTH, GRID_DEPTH, GRID_L2)]
-    candidates += [("random", hp) for hp in search.random_candidates(
-        N_RANDOM, LEARNING_RATE_RANGE, WIDTH_RANGE, DEPTH_RANGE, L2_RANGE, seed=SEED)]
-    n_grid = len(candidates) - N_RANDOM
-    print(f"{len(candidates)} candidates: {n_grid} on the grid, {N_RANDOM} at random")
+# %% 2 Model
+# The candidates: each a Gaussian basis + GELU network of some width and depth, trained with some
+# learning rate and L2 strength. Grid search takes every combination of a few values; random search
+# draws each value anew (learning rate, L2 and width on a log scale), so it tries many more different
+# values of each hyperparameter for the same number of trials.
+grid = [
+    dict(learning_rate=lr, width=w, depth=d, l2=l2)
+    for lr, w, d, l2 in itertools.product(GRID_LEARNING_RATE, GRID_WIDTH, GRID_DEPTH, GRID_L2)
+]
+rng = np.random.default_rng(SEED)
+
+
+def log_uniform(low, high):
+    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+
+
+randoms = [
+    dict(
+        learning_rate=float(f"{log_uniform(*LEARNING_RATE_RANGE):.3g}"),
+        width=round(log_uniform(*WIDTH_RANGE)),
+        depth=int(rng.integers(DEPTH_RANGE[0], DEPTH_RANGE[1] + 1)),
+        l2=float(f"{log_uniform(*L2_RANGE):.3g}"),
+    )
+    for _ in range(N_RANDOM)
+]
+candidates = [dict(hp, search="grid") for hp in grid] + [dict(hp, search="random") for hp in randoms]
+print(f"{len(candidates)} candidates: {len(grid)} on the grid, {N_RANDOM} at random")
 
 # %% 3 Cost function
-# MSE on the training points, plus (l2 / 2) * sum of squared parameters (Adam's weight_decay = l2); the
-# candidates are compared by their MSE on the validation points, the finalists tested on the test points.
+# Each candidate minimises the MSE on its training points plus (l2 / 2) * the sum of its squared
+# parameters (Adam's weight_decay = l2). Candidates are compared by their MSE on the validation points.
+loss_fn = torch.nn.MSELoss()
 
-# %% 4 Find the parameters: screen every candidate on a few epochs, train the best fully, test them
-if __name__ == "__main__":
-    search_dir = new_run_dir(Path(RUNS_DIR) if RUNS_DIR else DEFAULT_RUNS_DIR,
-                             "lj7_search_" + time.strftime("%Y%m%d-%H%M%S"))
-    shared = dict(n_basis=N_BASIS, basis_range=(BASIS_MIN, BASIS_MAX), batch_size=BATCH_SIZE, seed=SEED,
-                  train=data["train"], validation=data["validation"])
+# %% 4 Find the parameters
+# One trial = build a candidate, train it (common.training.fit, early stopping if PATIENCE is given),
+# measure it, and log it to TensorBoard in its own folder. First every candidate for SCREEN_EPOCHS
+# epochs, then the TOP_K best by validation MSE for FULL_EPOCHS, tested once.
+search_dir = new_run_dir(RUNS_DIR, "lj7_" + time.strftime("%m%d-%H%M%S"))
+whole = {
+    name: [(d.r, d.energy)] for name, d in (("train", train_set), ("validation", val_set), ("test", test_set))
+}  # all points as one batch
 
-    def trial(stage, kind, index, hp, **more):
-        name = f"{stage}_{kind}_{index:02d}_" + settings_name(
-            lr=hp["learning_rate"], w=hp["width"], d=hp["depth"], l2=float(hp["l2"]))
-        return dict(shared, hparams=hp, name=name, stage=stage, search=kind, log_dir=search_dir / name,
-                    **more)
 
-    screen_trials = [trial("screen", kind, i, hp, epochs=SCREEN_EPOCHS)
-                     for i, (kind, hp) in enumerate(candidates)]
-    t0 = time.perf_counter()
-    pool = search.worker_pool(N_WORKERS)
-    try:
-        screened = search.run_trials(screen_trials, pool)
-        for result, (kind, _) in zip(screened, candidates):
-            result["search"] = kind
-        order = sorted(range(len(screened)), key=lambda i: screened[i]["validation_mse"])
-        finalists = order[:TOP_K]
-        print(f"screened {len(screened)} candidates on {SCREEN_EPOCHS} epochs in "
-              f"{time.perf_counter() - t0:.1f} s ({N_WORKERS} worker{'s' * (N_WORKERS > 1)})")
-        full_trials = [trial("full", screened[i]["search"], i, candidates[i][1], epochs=FULL_EPOCHS,
-                             patience=PATIENCE, test=data["test"]) for i in finalists]
-        full = search.run_trials(full_trials, pool)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+def run_trial(hp, stage, index, epochs, patience=None):
+    torch.manual_seed(SEED)
+    model = LJModel(GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX), hp["width"], hp["depth"])
+    loader = DataLoader(TensorDataset(train_set.r, train_set.energy), batch_size=BATCH_SIZE, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=hp["learning_rate"], weight_decay=hp["l2"])
+    name = f"{stage}{index:02d}_{hp['search']}_lr{hp['learning_rate']:.2g}_w{hp['width']}_d{hp['depth']}"
+    writer = loss_writer(search_dir / name)
+    hist = fit(
+        model,
+        loader,
+        optimizer,
+        epochs,
+        val_loader=whole["validation"],
+        patience=patience,
+        loss_fn=loss_fn,
+        writer=writer,
+    )  # restores the weights of the best validation epoch
+    finite = [v for v in hist.validation if math.isfinite(v)]
+    result = dict(
+        hp,
+        name=name,
+        best_epoch=hist.best_epoch + 1,
+        epochs_run=hist.stopped_epoch + 1,
+        validation_mse=min(finite) if finite else math.inf,  # diverged: ranks last
+        train_mse=evaluate(model, whole["train"], loss_fn),
+        curve=hist.validation,
+    )
+    metrics = {"final/train_mse": result["train_mse"], "final/validation_mse": result["validation_mse"]}
+    if stage == "full":  # only the finalists see the test set
+        result["test_mse"] = metrics["final/test_mse"] = evaluate(model, whole["test"], loss_fn)
+    log_hparams(writer, dict(hp, stage=stage, epochs=epochs), metrics)
+    writer.close()
+    return result
 
-    rows = []
-    for rank, i in enumerate(order, start=1):
-        row = dict(screened[i], rank=rank, screen_validation_mse=screened[i]["validation_mse"],
-                   full_validation_mse="", test_mse="", best_epoch="", epochs_run=screened[i]["epochs_run"])
-        if i in finalists:
-            f = full[finalists.index(i)]
-            row.update(full_validation_mse=f["validation_mse"], test_mse=f["test_mse"],
-                       best_epoch=f["best_epoch"], epochs_run=f["epochs_run"])
-        rows.append(row)
-    best = min(full, key=lambda f: f["validation_mse"])
-    csv_path = search.write_csv(rows, Path(RESULTS_DIR) if RESULTS_DIR else search.RESULTS_DIR,
-                                search_dir.name)
 
-    def fmt(x):
-        return f"{x:.2e}" if isinstance(x, float) else str(x)
+t0 = time.perf_counter()
+screened = [run_trial(hp, "screen", i, SCREEN_EPOCHS) for i, hp in enumerate(candidates)]
+order = sorted(range(len(screened)), key=lambda i: screened[i]["validation_mse"])
+finalists = order[:TOP_K]
+print(f"screened {len(screened)} candidates on {SCREEN_EPOCHS} epochs in {time.perf_counter() - t0:.1f} s")
+full = [run_trial(candidates[i], "full", i, FULL_EPOCHS, PATIENCE) for i in finalists]
+best = min(full, key=lambda f: f["validation_mse"])
+if not math.isfinite(best["validation_mse"]):
+    fail("every finalist diverged: lower the learning rates (GRID_LEARNING_RATE, LEARNING_RATE_RANGE)")
 
-    print("\nrank search  learning_rate width depth       l2 | validation MSE (epsilon^2): screen   full"
-          "     | test MSE")
-    for row in rows:
-        print(f"{row['rank']:4d} {row['search']:6s} {row['learning_rate']:13.3g} {row['width']:5d} "
-              f"{row['depth']:5d} {row['l2']:8.2g} | {fmt(row['screen_validation_mse']):>36s} "
-              f"{fmt(row['full_validation_mse']):>9s} | {fmt(row['test_mse'])}")
-    print(f"\ntable saved: {csv_path}")
-    print(f"TensorBoard: {search_dir} (tensorboard --logdir=runs, then http://localhost:6006/, HPARAMS tab)")
+COLUMNS = [
+    "rank",
+    "search",
+    "name",
+    "learning_rate",
+    "width",
+    "depth",
+    "l2",
+    "screen_validation_mse",
+    "full_validation_mse",
+    "test_mse",
+    "best_epoch",
+    "epochs_run",
+]
+rows = []
+for rank, i in enumerate(order, start=1):
+    row = dict(
+        screened[i],
+        rank=rank,
+        screen_validation_mse=screened[i]["validation_mse"],
+        full_validation_mse="",
+        test_mse="",
+        best_epoch="",
+    )
+    if i in finalists:
+        f = full[finalists.index(i)]
+        row.update(
+            full_validation_mse=f["validation_mse"],
+            test_mse=f["test_mse"],
+            best_epoch=f["best_epoch"],
+            epochs_run=f["epochs_run"],
+        )
+    rows.append(row)
+RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+csv_path = RESULTS_DIR / f"{search_dir.name}.csv"  # named after the TensorBoard folder: new every run
+with csv_path.open("x", newline="") as f:
+    table = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+    table.writeheader()
+    table.writerows(rows)
+
+
+def fmt(x):
+    return f"{x:.2e}" if isinstance(x, float) else str(x)
+
+
+print(
+    "\nrank search  learning_rate width depth       l2 | validation MSE (epsilon^2): screen   full"
+    "     | test MSE"
+)
+for row in rows:
+    print(
+        f"{row['rank']:4d} {row['search']:6s} {row['learning_rate']:13.3g} {row['width']:5d} "
+        f"{row['depth']:5d} {row['l2']:8.2g} | {fmt(row['screen_validation_mse']):>36s} "
+        f"{fmt(row['full_validation_mse']):>9s} | {fmt(row['test_mse'])}"
+    )
+print(f"\ntable saved: {csv_path}")
+print(f"TensorBoard: {search_dir} (tensorboard --logdir=runs, then http://localhost:6006/, HPARAMS tab)")
 
 # %% 5 Look at the result
-if __name__ == "__main__":
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    widths = np.array([r["width"] for r in screened])
-    for kind, marker in (("grid", "s"), ("random", "o")):
-        idx = [i for i, r in enumerate(screened) if r["search"] == kind]
-        if idx:
-            sc = ax1.scatter([screened[i]["learning_rate"] for i in idx],
-                             [screened[i]["validation_mse"] for i in idx], c=np.log2(widths[idx]),
-                             cmap="viridis", vmin=np.log2(widths.min()), vmax=np.log2(max(widths.max(), 2)),
-                             marker=marker, s=45, edgecolors="k", label=f"{kind} search")
-    ax1.scatter([screened[i]["learning_rate"] for i in finalists],
-                [screened[i]["validation_mse"] for i in finalists], s=200, facecolors="none",
-                edgecolors="r", linewidths=2, label=f"the {len(finalists)} finalists")
-    cbar = fig.colorbar(sc, ax=ax1, label="width")
-    ticks = [w for w in (2, 4, 8, 16, 32, 64, 128, 256) if widths.min() <= w <= widths.max()]
-    cbar.set_ticks(np.log2(ticks), labels=[str(w) for w in ticks])
-    ax1.set(xscale="log", yscale="log", xlabel="learning rate",
-            ylabel=f"validation MSE after {SCREEN_EPOCHS} epochs (epsilon$^2$)",
-            title=f"screening {len(screened)} candidates")
-    ax1.legend(fontsize=8)
-    for f in full:
-        ax2.plot(np.arange(1, len(f["curve"]) + 1), f["curve"],
-                 label=f"lr {f['learning_rate']:.3g}, width {f['width']}, depth {f['depth']}, "
-                       f"L2 {f['l2']:.2g}" + ("  (best)" if f is best else ""))
-    ax2.set(yscale="log", xlabel="epoch", ylabel="validation MSE (epsilon$^2$)",
-            title="the finalists, trained fully (early stopping)")
-    ax2.legend(fontsize=8)
-    save_figure(fig, "lj_7_search")
-    show()
-    print(f"done: best lr {best['learning_rate']:.3g}, width {best['width']}, depth {best['depth']}, "
-          f"L2 {best['l2']:.2g}: validation MSE {best['validation_mse']:.2e}, test MSE "
-          f"{best['test_mse']:.2e} epsilon^2")
+# Left: the screening validation MSE against the learning rate, grid (squares) and random (circles)
+# candidates, colour = width. Too small a learning rate learns little in a few epochs; random search
+# covers many more different values than a grid of the same size. Right: the finalists' validation
+# loss during their full training. The best model is the finalist with the lowest validation MSE; its
+# test MSE is the estimate of how good it really is.
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+widths = np.array([r["width"] for r in screened])
+for kind, marker in (("grid", "s"), ("random", "o")):
+    idx = [i for i, r in enumerate(screened) if r["search"] == kind]
+    if idx:
+        points = ax1.scatter(
+            [screened[i]["learning_rate"] for i in idx],
+            [screened[i]["validation_mse"] for i in idx],
+            c=np.log2(widths[idx]),
+            cmap="viridis",
+            vmin=np.log2(widths.min()),
+            vmax=np.log2(max(widths.max(), 2)),
+            marker=marker,
+            s=45,
+            edgecolors="k",
+            label=f"{kind} search",
+        )
+ax1.scatter(
+    [screened[i]["learning_rate"] for i in finalists],
+    [screened[i]["validation_mse"] for i in finalists],
+    s=200,
+    facecolors="none",
+    edgecolors="r",
+    linewidths=2,
+    label=f"the {len(finalists)} finalists",
+)
+colorbar = fig.colorbar(points, ax=ax1, label="width")
+ticks = [w for w in (2, 4, 8, 16, 32, 64, 128, 256) if widths.min() <= w <= widths.max()]
+colorbar.set_ticks(np.log2(ticks), labels=[str(w) for w in ticks])
+ax1.set(
+    xscale="log",
+    yscale="log",
+    xlabel="learning rate",
+    ylabel=f"validation MSE after {SCREEN_EPOCHS} epochs (epsilon$^2$)",
+    title=f"screening {len(screened)} candidates",
+)
+ax1.legend(fontsize=8)
+for f in full:
+    ax2.plot(
+        np.arange(1, len(f["curve"]) + 1),
+        f["curve"],
+        label=f"lr {f['learning_rate']:.3g}, width {f['width']}, depth {f['depth']}, L2 {f['l2']:.2g}"
+        + ("  (best)" if f is best else ""),
+    )
+ax2.set(
+    yscale="log",
+    xlabel="epoch",
+    ylabel="validation MSE (epsilon$^2$)",
+    title="the finalists, trained fully (early stopping)",
+)
+ax2.legend(fontsize=8)
+save_figure(fig, "lj_7_search")
+print(
+    f"done: best lr {best['learning_rate']:.3g}, width {best['width']}, depth {best['depth']}, "
+    f"L2 {best['l2']:.2g}: validation MSE {best['validation_mse']:.2e}, "
+    f"test MSE {best['test_mse']:.2e} epsilon^2"
+)
+print(
+    f"result: best_learning_rate={best['learning_rate']:.3g} best_width={best['width']} "
+    f"best_depth={best['depth']} best_l2={best['l2']:.2g} validation_mse_eps2={best['validation_mse']:.2e} "
+    f"test_mse_eps2={best['test_mse']:.2e}"
+)
+show()

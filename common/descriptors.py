@@ -22,8 +22,14 @@ class GaussianBasis(nn.Module):
     The default width is the spacing of the centres, so neighbouring Gaussians overlap.
     """
 
-    def __init__(self, n: int | None = None, start: float | None = None, stop: float | None = None,
-                 width: float | None = None, centres=None):
+    def __init__(
+        self,
+        n: int | None = None,
+        start: float | None = None,
+        stop: float | None = None,
+        width: float | None = None,
+        centres=None,
+    ):
         super().__init__()
         if centres is None:
             if n is None or n < 1:

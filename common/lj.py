@@ -32,8 +32,15 @@ class LJDataset(Dataset):
     spacing   "even" (np.linspace) or "random" (uniform)
     """
 
-    def __init__(self, n_points: int, r_min: float, r_max: float, noise: float = 0.0,
-                 seed: int = 0, spacing: str = "even"):
+    def __init__(
+        self,
+        n_points: int,
+        r_min: float,
+        r_max: float,
+        noise: float = 0.0,
+        seed: int = 0,
+        spacing: str = "even",
+    ):
         if n_points < 1:
             raise ValueError(f"n_points must be >= 1, got {n_points}")
         if not 0 < r_min < r_max:
@@ -46,7 +53,7 @@ class LJDataset(Dataset):
         else:
             raise ValueError(f"spacing must be 'even' or 'random', got {spacing!r}")
         e = lj_energy(r) + (noise * rng.standard_normal(n_points) if noise > 0 else 0.0)
-        self.r = torch.tensor(r, dtype=torch.float32).unsqueeze(1)   # shape (n, 1)
+        self.r = torch.tensor(r, dtype=torch.float32).unsqueeze(1)  # shape (n, 1)
         self.energy = torch.tensor(e, dtype=torch.float32).unsqueeze(1)  # shape (n, 1)
 
     def __len__(self) -> int:

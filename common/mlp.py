@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from torch import nn
 
-from .choices import ACTIVATION_NAMES
+from . import settings
 
-ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU,
-               "softplus": nn.Softplus}
-assert tuple(ACTIVATIONS) == ACTIVATION_NAMES, "common/choices.py lists the same activations"
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU, "softplus": nn.Softplus}
+assert tuple(ACTIVATIONS) == settings.ACTIVATIONS, "common/settings.py lists the same activations"
 
 
 class MLP(nn.Module):
     """``depth`` hidden layers of ``width`` neurons with an activation, then a linear output."""
 
-    def __init__(self, n_in: int, width: int = 40, depth: int = 4, activation: str = "gelu",
-                 n_out: int = 1):
+    def __init__(self, n_in: int, width: int = 40, depth: int = 4, activation: str = "gelu", n_out: int = 1):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -39,8 +37,7 @@ class MLP(nn.Module):
 class LJModel(nn.Module):
     """Energy model E(r): descriptor (no trainable parameters) followed by an MLP."""
 
-    def __init__(self, descriptor: nn.Module, width: int = 40, depth: int = 4,
-                 activation: str = "gelu"):
+    def __init__(self, descriptor: nn.Module, width: int = 40, depth: int = 4, activation: str = "gelu"):
         super().__init__()
         self.descriptor = descriptor
         self.mlp = MLP(descriptor.size, width, depth, activation)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import matplotlib
 
-from .paths import FIGURES_DIR
+from .runs import FIGURES_DIR
 
 # matplotlib's backends that draw to files only (MPLBACKEND=Agg, or no display found)
 FILE_ONLY_BACKENDS = ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template")

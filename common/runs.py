@@ -1,8 +1,28 @@
-"""Slide "A model to play with": one new TensorBoard folder per run, named after its settings."""
+"""Where the scripts write, and one new TensorBoard folder per run (slide "A model to play with").
+
+Everything a script writes goes under the project folder: ``figures/``, ``runs/`` (TensorBoard),
+``results/``, and for the SchNet part ``schnet_tutorial/models/``, ``schnet_tutorial/ase_calcs/`` and
+the database ``schnet_tutorial/data/ethanol.db``. The environment variable ``ML_TUTORIAL_OUTPUT``
+moves all of them under another folder (the tests and the docs build use a temporary one, so that
+they never touch a student's results). The shipped data always stay in the project.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+OUTPUT_ROOT = Path(os.environ.get("ML_TUTORIAL_OUTPUT") or REPO_ROOT).resolve()
+FIGURES_DIR = OUTPUT_ROOT / "figures"
+RUNS_DIR = OUTPUT_ROOT / "runs"
+RESULTS_DIR = OUTPUT_ROOT / "results"
+SCHNET_DIR = REPO_ROOT / "schnet_tutorial"  # the scripts and the shipped data
+SCHNET_DATA_DIR = SCHNET_DIR / "data"
+SCHNET_OUTPUT_DIR = OUTPUT_ROOT / "schnet_tutorial"  # what the SchNet scripts write
+MODELS_DIR = SCHNET_OUTPUT_DIR / "models"
+ASE_CALCS_DIR = SCHNET_OUTPUT_DIR / "ase_calcs"
+DATABASE = SCHNET_OUTPUT_DIR / "data" / "ethanol.db"
 
 
 def new_run_dir(base: Path, name: str) -> Path:
@@ -20,9 +40,49 @@ def new_run_dir(base: Path, name: str) -> Path:
 
 
 def settings_name(**settings) -> str:
-    """'lr=0.001_width=40' style name from keyword settings (characters safe on every OS)."""
+    """'lr1e-03_w40' style name from keyword settings (short, and safe on every OS)."""
     parts = []
     for key, value in settings.items():
-        text = f"{value:g}" if isinstance(value, float) else str(value)
-        parts.append(f"{key}={text}")
-    return "_".join(parts).replace("/", "-").replace(":", "-")
+        text = (
+            f"{value:.0e}"
+            if isinstance(value, float) and value and abs(value) < 0.01
+            else (f"{value:g}" if isinstance(value, float) else str(value))
+        )
+        parts.append(f"{key}{text}")
+    return "_".join(parts).replace("/", "-").replace(":", "-").replace("+", "")
+
+
+def log_hparams(writer, hparams: dict, metrics: dict) -> None:
+    """Put this run in TensorBoard's HPARAMS table: its settings and its final metrics.
+
+    Only the run's own settings are written (a "session start"), never an experiment definition:
+    TensorBoard then builds the table from all runs in the log folder, so runs of different scripts
+    (lj_3, lj_7, SchNet) each show their own settings. The metrics are ordinary scalars of the run
+    (``torch.utils.tensorboard``'s ``add_hparams`` would write them into an extra sub-run, and its
+    experiment definition would hide the columns of every other script's runs).
+    """
+    from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+    clean = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items()}
+    _, session_start, session_end = hparams_summary(clean, {k: 0.0 for k in metrics})
+    writer.file_writer.add_summary(session_start)
+    for name, value in metrics.items():
+        writer.add_scalar(name, value)
+    writer.file_writer.add_summary(session_end)
+    writer.flush()
+
+
+def loss_writer(run_dir: Path):
+    """A TensorBoard SummaryWriter for ``run_dir`` whose CUSTOM SCALARS tab draws the training and
+    validation loss (``log10 MSE/train`` and ``log10 MSE/validation``, as ``training.fit`` logs them)
+    on one chart."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(run_dir))
+    layout = {
+        "loss": {
+            "log10 MSE: training and validation": ["Multiline", ["log10 MSE/train", "log10 MSE/validation"]]
+        }
+    }
+    writer.add_custom_scalars(layout)
+    return writer

@@ -43,8 +43,9 @@ def _stack_sets(r, energy, n_models):
     return r_pad, e_pad, mask
 
 
-def train_many(models: list[nn.Module], r, energy, epochs: int, lr: float, optimizer: str = "adam",
-               l2=0.0) -> np.ndarray:
+def train_many(
+    models: list[nn.Module], r, energy, epochs: int, lr: float, optimizer: str = "adam", l2=0.0
+) -> np.ndarray:
     """Train ``models`` (same architecture, own initial weights) in place, full batch, all at once.
 
     r, energy: tensors of shape (N, 1), the same training set for every model, or lists with one

@@ -8,7 +8,7 @@ The epoch loss is the mean over all points of the epoch: each batch's MSE weight
 from __future__ import annotations
 
 import copy
-import os
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -16,9 +16,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .choices import OPTIMIZER_NAMES
+from .settings import OPTIMIZERS, fail
 
-OPTIMIZERS = OPTIMIZER_NAMES
+DIVERGED_MSE = 1e6  # an MSE above this (in epsilon^2: the data are of order 1) means training blew up
+
+
+def stop_if_diverged(mse: float, advice: str) -> None:
+    """One-line error (exit 2) when a training diverged: its MSE is not finite or absurdly large."""
+    if not math.isfinite(mse) or mse > DIVERGED_MSE:
+        fail(f"training diverged (MSE {mse:.3g}): {advice}; nothing was saved")
 
 
 def set_seed(seed: int) -> None:
@@ -39,21 +45,14 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
-def limit_threads() -> None:
-    """One CPU thread: the LJ models are so small that a second thread only adds waiting (measured
-    on 2 cores: lj_1 29 s on one thread, 31 s on two, using twice the CPU). OMP_NUM_THREADS, if
-    set, wins."""
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(1)
-
-
 def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
     """sgd, momentum (heavy ball), nesterov, adam or adamw. weight_decay is the L2 strength."""
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
     if name in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
-                               weight_decay=weight_decay)
+        return torch.optim.SGD(
+            params, lr=lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay
+        )
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
@@ -92,15 +91,27 @@ def evaluate(model: nn.Module, loader, loss_fn=nn.MSELoss(), device="cpu") -> fl
 class History:
     train: list = field(default_factory=list)
     validation: list = field(default_factory=list)
-    best_epoch: int = -1          # 0-based epoch whose weights were kept
-    stopped_epoch: int = -1       # last epoch run
+    best_epoch: int = -1  # 0-based epoch whose weights were kept
+    stopped_epoch: int = -1  # last epoch run
     early_stopped: bool = False
 
 
-def fit(model, train_loader, optimizer, epochs: int, val_loader=None, patience: int | None = None,
-        loss_fn=nn.MSELoss(), device="cpu", writer=None, log_every: int = 0) -> History:
-    """Train for up to ``epochs``. With a validation loader and ``patience``: stop when the
-    validation loss has not improved for ``patience`` epochs and restore the best weights."""
+def fit(
+    model,
+    train_loader,
+    optimizer,
+    epochs: int,
+    val_loader=None,
+    patience: int | None = None,
+    loss_fn=nn.MSELoss(),
+    device="cpu",
+    writer=None,
+    log_every: int = 0,
+) -> History:
+    """Train for up to ``epochs``: the loop of lj_1 and lj_2 (zero_grad, loss, backward, step for each
+    mini-batch; see ``train_epoch``). With a validation loader and ``patience``: stop when the
+    validation loss has not improved for ``patience`` epochs and restore the best weights.
+    With a TensorBoard ``writer``: log10 of the training and validation MSE after every epoch."""
     hist = History()
     best, best_state = float("inf"), None
     for epoch in range(epochs):
@@ -112,11 +123,10 @@ def fit(model, train_loader, optimizer, epochs: int, val_loader=None, patience: 
             if val < best:
                 best, hist.best_epoch = val, epoch
                 best_state = copy.deepcopy(model.state_dict())
-        if writer is not None:
-            scalars = {"train": hist.train[-1]}
+        if writer is not None:  # log10, so that TensorBoard's linear axis stays readable
+            writer.add_scalar("log10 MSE/train", math.log10(max(hist.train[-1], 1e-30)), epoch)
             if val_loader is not None:
-                scalars["validation"] = hist.validation[-1]
-            writer.add_scalars("loss (MSE)", scalars, epoch)
+                writer.add_scalar("log10 MSE/validation", math.log10(max(hist.validation[-1], 1e-30)), epoch)
         if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
             msg = f"epoch {epoch:5d}  train MSE {hist.train[-1]:.3e}"
             if val_loader is not None:

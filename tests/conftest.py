@@ -1,22 +1,99 @@
+"""Every test writes into a temporary folder: ML_TUTORIAL_OUTPUT moves figures/, runs/, results/,
+schnet_tutorial/models, ase_calcs and the database there (common.runs), for this process and every
+script it starts. The repository's own output folders are compared before and after the session."""
+
+import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+OUTPUT = Path(tempfile.mkdtemp(prefix="ml_tutorial_tests_"))
+os.environ["ML_TUTORIAL_OUTPUT"] = str(OUTPUT)  # before anything imports common.runs
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.pop("ML_TUTORIAL_QUICK", None)
+
+USER_FOLDERS = [
+    "figures",
+    "runs",
+    "results",
+    "schnet_tutorial/models",
+    "schnet_tutorial/ase_calcs",
+    "schnet_tutorial/data",
+]
 
 
-def run_script(path, *args, cwd=None, timeout=300):
+def snapshot() -> dict:
+    """Name, size and hash of every file in the user's output folders."""
+    found = {}
+    for folder in USER_FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file():
+                found[str(path.relative_to(ROOT))] = hashlib.sha1(path.read_bytes()).hexdigest()
+    return found
+
+
+BEFORE = snapshot()
+
+
+def run_script(path, *args, cwd=None, timeout=300, env=None):
     """Run a script as a user would, headless; returns the CompletedProcess."""
-    env = dict(os.environ, MPLBACKEND="Agg")
-    return subprocess.run([sys.executable, str(path), *map(str, args)], cwd=cwd or ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    full_env = dict(os.environ, MPLBACKEND="Agg", **(env or {}))
+    return subprocess.run(
+        [sys.executable, str(path), *map(str, args)],
+        cwd=cwd or ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
 def run():
     return run_script
+
+
+@pytest.fixture
+def output_root():
+    """The temporary folder the scripts write into during the tests."""
+    return OUTPUT
+
+
+def run_notebook(script, output_root, timeout=600, **env):
+    """Convert ``script`` with jupytext and execute it cell by cell in a fresh IPython kernel (as
+    Jupyter and VS Code do), with the reduced settings and outputs under ``output_root``.
+    Returns the executed notebook (nbformat)."""
+    import jupytext
+    from nbclient import NotebookClient
+
+    notebook = jupytext.read(script)
+    saved = {k: os.environ.get(k) for k in ("ML_TUTORIAL_QUICK", "ML_TUTORIAL_OUTPUT", *env)}
+    os.environ.update(ML_TUTORIAL_QUICK="1", ML_TUTORIAL_OUTPUT=str(output_root), **env)
+    os.environ.pop("MPLBACKEND", None)  # the kernel's own inline backend, as in Jupyter
+    try:
+        NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(output_root)}},
+        ).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        os.environ["MPLBACKEND"] = "Agg"
+    return notebook
+
+
+def notebook_images(notebook) -> int:
+    """How many PNG images the executed notebook's outputs hold."""
+    return sum(
+        "image/png" in out.get("data", {}) for cell in notebook.cells for out in cell.get("outputs", [])
+    )

@@ -1,0 +1,424 @@
+"""The settings at the top of every script: checked, and changed from the command line.
+
+Every script keeps its settings as UPPERCASE constants at the top, followed by one line:
+
+    setup(globals(), "lj_3_hyperparameters")
+
+which, in this order,
+  1. applies the script's reduced settings from ``QUICK`` when asked for (``--quick`` on the command
+     line, or the environment variable ``ML_TUTORIAL_QUICK=1``: the tests and the docs use these);
+  2. applies command-line overrides (``--learning-rate 0.01``), but only when the script runs as a
+     program (``python x.py``, Spyder's Run file, ``%run x.py --epochs 10``). In a Jupyter or VS Code
+     kernel ``sys.argv`` belongs to the kernel and is left alone;
+  3. checks the type and range of every setting against ``RULES`` and stops with a one-line
+     ``error: ...`` (exit code 2) when one is wrong, e.g. ``EPOCHS = 40.0`` or ``LEARNING_RATE = "1e-3"``;
+  4. runs PyTorch on ``N_THREADS`` CPU threads (1 when a script has no such setting: the lessons'
+     networks are so small that a second thread only adds waiting).
+
+This module does not import PyTorch, so a bad value is reported at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingError(ValueError):
+    """A bad setting: reported as one line."""
+
+
+def fail(message: str, code: int = 2):
+    """Print 'error: message' on stderr and stop with a non-zero exit code, without a traceback."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def check(condition: bool, message: str) -> None:
+    """Stop with a one-line error when ``condition`` is false."""
+    if not condition:
+        fail(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# What each setting may be
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    kind: type  # int, float, str, bool, list or tuple
+    test: object = None  # a function value -> bool (for lists: applied to each item)
+    says: str = ""  # what a good value is, for the error message
+    item: type | None = None  # lists and tuples: the type of their items
+    length: int | None = None  # tuples: how many items
+
+
+def _number(kind, low=None, high=None, low_open=False, high_open=False, says=""):
+    def test(v):
+        if not math.isfinite(v):
+            return False
+        if low is not None and (v <= low if low_open else v < low):
+            return False
+        return not (high is not None and (v >= high if high_open else v > high))
+
+    return Rule(kind, test, says)
+
+
+def choice(*names):
+    return Rule(str, lambda v: v in names, "one of " + ", ".join(names))
+
+
+INT_1 = _number(int, 1, says="an integer >= 1")
+INT_0 = _number(int, 0, says="an integer >= 0")
+INT_2 = _number(int, 2, says="an integer >= 2")
+POSITIVE = _number(float, 0, low_open=True, says="a finite number > 0")
+NON_NEGATIVE = _number(float, 0, says="a finite number >= 0")
+FRACTION = _number(float, 0, 1, high_open=True, says="a number in [0, 1)")
+ANY_NUMBER = _number(float, says="a finite number")
+TEXT = Rule(str, None, "text")
+FLAG = Rule(bool, None, "True or False")
+PATH = Rule(str, None, 'a path in quotes ("" for the default)')
+DEVICE = choice("auto", "cpu", "cuda", "mps")
+
+
+def number_list(item, test, says, length=None, kind=list):
+    return Rule(kind, test, says, item=item, length=length)
+
+
+ACTIVATIONS = ("gelu", "relu", "tanh", "silu", "softplus")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+
+RULES: dict[str, Rule] = {
+    # Lennard-Jones data (reduced units: r in sigma, E in epsilon)
+    "N_POINTS": INT_1,
+    "N_TRAIN": INT_1,
+    "N_VALIDATION": INT_1,
+    "N_VAL": INT_1,
+    "N_TEST": INT_0,
+    "R_MIN": POSITIVE,
+    "R_MAX": POSITIVE,
+    "R_EXTRAPOLATE": POSITIVE,
+    "NOISE": NON_NEGATIVE,
+    "SPLIT_SEED": INT_0,
+    "SEED": INT_0,
+    # descriptor and network
+    "N_BASIS": INT_1,
+    "BASIS_MIN": ANY_NUMBER,
+    "BASIS_MAX": ANY_NUMBER,
+    "DESCRIPTOR": choice("gaussian", "one_hot"),
+    "WIDTH": INT_1,
+    "DEPTH": INT_1,
+    "ACTIVATION": choice(*ACTIVATIONS),
+    # finding the parameters
+    "OPTIMIZER": choice(*OPTIMIZERS),
+    "LEARNING_RATE": POSITIVE,
+    "ADAM_LEARNING_RATE": POSITIVE,
+    "MOMENTUM": FRACTION,
+    "WEIGHT_DECAY": NON_NEGATIVE,
+    "BATCH_SIZE": INT_1,
+    "EPOCHS": INT_1,
+    "STEPS": INT_1,
+    "PATIENCE": INT_1,
+    "N_SEEDS": INT_1,
+    "SEEDS": INT_2,
+    "REPEATS": INT_2,
+    "DEVICE": DEVICE,
+    "N_THREADS": INT_1,
+    # lj_4, lj_5
+    "SMALL": number_list(int, lambda v: v >= 1, "(basis functions, width, depth), each >= 1", 3, tuple),
+    "LARGE": number_list(int, lambda v: v >= 1, "(basis functions, width, depth), each >= 1", 3, tuple),
+    "WIDTHS": number_list(int, lambda v: v >= 1, "a list of integers >= 1"),
+    "L2_STRENGTHS": number_list(float, lambda v: 0 <= v < math.inf, "a list of numbers >= 0"),
+    # lj_6
+    "SURFACE_START": number_list(float, math.isfinite, "(x, y), two numbers", 2, tuple),
+    "SURFACE_STEPS": INT_1,
+    "SURFACE_LEARNING_RATE": POSITIVE,
+    "SURFACE_NOISE": NON_NEGATIVE,
+    # lj_7
+    "GRID_LEARNING_RATE": number_list(float, lambda v: 0 < v < math.inf, "a list of numbers > 0"),
+    "GRID_WIDTH": number_list(int, lambda v: v >= 1, "a list of integers >= 1"),
+    "GRID_DEPTH": number_list(int, lambda v: v >= 1, "a list of integers >= 1"),
+    "GRID_L2": number_list(float, lambda v: 0 <= v < math.inf, "a list of numbers >= 0"),
+    "N_RANDOM": INT_0,
+    "LEARNING_RATE_RANGE": number_list(float, lambda v: 0 < v < math.inf, "(low, high) > 0", 2, tuple),
+    "WIDTH_RANGE": number_list(int, lambda v: v >= 1, "(low, high), integers >= 1", 2, tuple),
+    "DEPTH_RANGE": number_list(int, lambda v: v >= 1, "(low, high), integers >= 1", 2, tuple),
+    "L2_RANGE": number_list(float, lambda v: 0 < v < math.inf, "(low, high) > 0", 2, tuple),
+    "SCREEN_EPOCHS": INT_1,
+    "TOP_K": INT_1,
+    "FULL_EPOCHS": INT_1,
+    "NOISY_RUNS": INT_1,
+    # folders ("" = the project's own)
+    "RUNS_DIR": PATH,
+    "RESULTS_DIR": PATH,
+    "FIGURES_DIR": PATH,
+    "MODELS_DIR": PATH,
+    "DB_PATH": PATH,
+    "DATA_FILE": PATH,
+    "MD17_FILE": PATH,
+    "OUT_DIR": PATH,
+    "MODEL_PATH": PATH,
+    # SchNet: data (script1)
+    "SOURCE": choice("bundled", "md17", "rmd17"),
+    "FORCE": FLAG,
+    # SchNet: training (script2)
+    "TIME_BUDGET_S": NON_NEGATIVE,
+    "MODEL": choice("schnet", "painn"),
+    "N_FEATURES": INT_1,
+    "N_INTERACTIONS": INT_1,
+    "N_FILTERS": INT_0,
+    "CUTOFF": POSITIVE,
+    "N_RBF": INT_1,
+    "LR_SCHEDULE": choice("cosine", "constant"),
+    "LR_FINAL": _number(float, 0, 1, low_open=True, says="a number in (0, 1]"),
+    "ENERGY_WEIGHT": NON_NEGATIVE,
+    "FORCE_WEIGHT": NON_NEGATIVE,
+    "VAL_EVERY": INT_1,
+    "ACCELERATOR": choice("cpu", "gpu", "auto"),
+    "DEVICES": INT_1,
+    "NUM_NODES": INT_1,
+    "PROGRESS_BAR": FLAG,
+    # SchNet: molecular dynamics (script3)
+    "ENERGY_UNIT": choice("", "eV", "kcal/mol", "kJ/mol", "Hartree"),
+    "START": TEXT,
+    "THERMOSTAT": choice("langevin", "nve"),
+    "TEMPERATURE_K": _number(float, 0, 10000, low_open=True, says="a temperature in (0, 10000] K"),
+    "TIMESTEP_FS": _number(float, 0, 20, low_open=True, says="a time step in (0, 20] fs (0.5 is typical)"),
+    "FRICTION_PER_FS": NON_NEGATIVE,
+    "TRAJ_INTERVAL": INT_1,
+    "LOG_INTERVAL": INT_1,
+    "CALCULATOR": choice("auto", "torch", "spk"),
+    "MAX_BOND_STRETCH": _number(float, 1, low_open=True, says="a number > 1"),
+    "MAX_BOND_COMPRESSION": _number(float, 0, 1, low_open=True, high_open=True, says="a number in (0, 1)"),
+    "MAX_DRIFT_MEV_PER_ATOM": POSITIVE,
+    "WRITE_GIF": FLAG,
+}
+
+# Settings whose meaning differs in one script: {script: {name: rule}}
+SCRIPT_RULES: dict[str, dict[str, Rule]] = {
+    "lj_4_learning_curve": {
+        "N_TRAIN": number_list(int, lambda v: v >= 1, "a list of integers >= 1 (at least two sizes)"),
+    },
+    "script2_train_schnet": {"ACTIVATION": choice("silu", "ssp")},
+    "script3_run_md": {"MODEL": PATH},
+}
+
+# Relations between settings, checked when a script has all the names: (names, test, message)
+RELATIONS = [
+    (("R_MIN", "R_MAX"), lambda a, b: a < b, "need R_MIN < R_MAX (sigma), got {} and {}"),
+    (("R_MAX", "R_EXTRAPOLATE"), lambda a, b: a < b, "need R_MAX < R_EXTRAPOLATE, got {} and {}"),
+    (("BASIS_MIN", "BASIS_MAX"), lambda a, b: a < b, "need BASIS_MIN < BASIS_MAX, got {} and {}"),
+    *[
+        ((name,), lambda r: r[0] <= r[1], name + " must be (low, high) with low <= high, got {}")
+        for name in ("LEARNING_RATE_RANGE", "WIDTH_RANGE", "DEPTH_RANGE", "L2_RANGE")
+    ],
+    (
+        ("ENERGY_WEIGHT", "FORCE_WEIGHT"),
+        lambda e, f: e + f > 0,
+        "ENERGY_WEIGHT and FORCE_WEIGHT must not both be 0, got {} and {}",
+    ),
+]
+
+# Reduced settings for the tests and a quick look (--quick or ML_TUTORIAL_QUICK=1): {script: {...}}
+QUICK: dict[str, dict] = {
+    "lj_1_overfit": {"EPOCHS": 50, "N_SEEDS": 2},
+    "lj_2_overfit_with_validation": {"EPOCHS": 60, "PATIENCE": 20},
+    "lj_3_hyperparameters": {"EPOCHS": 30, "N_TRAIN": 30},
+    "lj_4_learning_curve": {"N_TRAIN": [10, 40, 160], "REPEATS": 3, "EPOCHS": 150},
+    "lj_5_bias_variance": {"WIDTHS": [2, 16, 64], "L2_STRENGTHS": [0.0, 1e-3], "SEEDS": 3, "EPOCHS": 150},
+    "lj_6_optimizers": {"STEPS": 150},
+    "lj_7_hyperparameter_search": {
+        "GRID_LEARNING_RATE": [1e-2],
+        "GRID_WIDTH": [8, 16],
+        "GRID_DEPTH": [1],
+        "GRID_L2": [0.0],
+        "N_RANDOM": 2,
+        "SCREEN_EPOCHS": 10,
+        "TOP_K": 2,
+        "FULL_EPOCHS": 40,
+    },
+    "script1_prepare_data": {},
+    "script2_train_schnet": {
+        "N_TRAIN": 20,
+        "N_VAL": 10,
+        "N_TEST": 200,
+        "EPOCHS": 1,
+        "N_FEATURES": 16,
+        "N_FILTERS": 0,
+        "N_INTERACTIONS": 1,
+    },
+    "script3_run_md": {"STEPS": 100},
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The one line of set-up
+# ---------------------------------------------------------------------------------------------
+def setup(namespace: dict, script: str) -> None:
+    """Quick settings, command-line overrides, checks and threads for a script's ``globals()``."""
+    argv = command_line(namespace)
+    quick = "--quick" in argv or _truthy(os.environ.get("ML_TUTORIAL_QUICK", ""))
+    argv = [a for a in argv if a != "--quick"]
+    if quick:
+        namespace.update(QUICK.get(script, {}))
+    if "--help" in argv or "-h" in argv:
+        print(usage(namespace, script))
+        raise SystemExit(0)
+    apply_overrides(namespace, argv, script)
+    check_settings(namespace, script)
+    _limit_threads(namespace.get("N_THREADS", 1))
+
+
+def command_line(namespace: dict) -> list[str]:
+    """The script's own command-line arguments, or [] when it does not run as a program.
+
+    A script runs as a program when ``sys.argv[0]`` is its own file: ``python x.py``, Spyder's
+    runfile and IPython's ``%run`` all set both. In a notebook or an interactive window there is no
+    ``__file__`` (or ``sys.argv`` is the kernel's: ``ipykernel_launcher.py -f ...``).
+    """
+    file = namespace.get("__file__")
+    if not file or not sys.argv or not sys.argv[0]:
+        return []
+    try:
+        same = Path(sys.argv[0]).resolve() == Path(file).resolve()
+    except OSError:
+        return []
+    return list(sys.argv[1:]) if same else []
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def rules_for(script: str) -> dict[str, Rule]:
+    return {**RULES, **SCRIPT_RULES.get(script, {})}
+
+
+def settings_of(namespace: dict) -> list[str]:
+    """The UPPERCASE settings a script defines, in order: plain values (numbers, text, True/False,
+    lists, tuples), not the constants it imports from the project's modules."""
+    imported = {
+        id(v)
+        for name, mod in list(sys.modules.items())
+        if name.split(".")[0] in ("common", "schnet_tutorial")
+        for v in vars(mod).values()
+    }
+    simple = (int, float, str, bool, list, tuple)
+    return [
+        n
+        for n, v in namespace.items()
+        if n.isupper()
+        and not n.startswith("_")
+        and isinstance(v, simple)
+        and not (id(v) in imported and not isinstance(v, (int, float, str, bool)))
+    ]
+
+
+def option(name: str) -> str:
+    return "--" + name.lower().replace("_", "-")
+
+
+def usage(namespace: dict, script: str) -> str:
+    lines = [
+        f"{script}: settings (edit them at the top of the script, or --name value here);"
+        " --quick: reduced settings"
+    ]
+    for name in settings_of(namespace):
+        lines.append(f"  {option(name):28s} {namespace[name]!r}")
+    return "\n".join(lines)
+
+
+def convert(text: str, rule: Rule | None, default):
+    """Turn the command-line text into a value of the setting's type."""
+    kind = rule.kind if rule else type(default)
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(text)
+    if kind is int:
+        return int(text)
+    if kind is float:
+        return float(text)
+    if kind in (list, tuple):
+        item = rule.item if rule else (type(default[0]) if default else str)
+        return kind(item(s) for s in text.split(",") if s.strip())
+    return text
+
+
+def apply_overrides(namespace: dict, argv: list[str], script: str) -> list[str]:
+    """Set the settings named on the command line (``--name value`` or ``--name=value``)."""
+    rules, names, changed = rules_for(script), settings_of(namespace), []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--") or arg == "--":
+            fail(f"unexpected argument {arg!r}; use --name value, e.g. --epochs 100 (--help lists them)")
+        key, _, value = arg[2:].partition("=")
+        name = key.replace("-", "_").upper()
+        if name not in names:
+            fail(f"unknown option {option(key)}; options are: " + ", ".join(option(n) for n in names))
+        if not _:
+            if i + 1 >= len(argv):
+                fail(f"option {arg} needs a value")
+            i += 1
+            value = argv[i]
+        try:
+            namespace[name] = convert(value, rules.get(name), namespace[name])
+        except ValueError:
+            fail(f"{option(name)} must be {describe(rules.get(name))}, got {value!r}")
+        changed.append(name)
+        i += 1
+    return changed
+
+
+def describe(rule: Rule | None) -> str:
+    if rule is None:
+        return "a value of the default's type"
+    return rule.says or {int: "an integer", float: "a number", bool: "True or False"}.get(rule.kind, "text")
+
+
+def problem(value, rule: Rule) -> bool:
+    """True when ``value`` does not follow ``rule``."""
+    if rule.kind in (list, tuple):
+        if not isinstance(value, (list, tuple)) or len(value) == 0:
+            return True
+        if rule.length is not None and len(value) != rule.length:
+            return True
+        item = Rule(rule.item, rule.test)
+        return any(problem(v, item) for v in value)
+    if rule.kind is float:
+        ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif rule.kind is int:
+        ok_type = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok_type = isinstance(value, rule.kind)
+    if not ok_type:
+        return True
+    return rule.test is not None and not rule.test(value)
+
+
+def check_settings(namespace: dict, script: str) -> None:
+    """One-line error for the first setting of the wrong type or out of range."""
+    rules = rules_for(script)
+    for name in settings_of(namespace):
+        rule, value = rules.get(name), namespace[name]
+        if rule is not None and problem(value, rule):
+            fail(
+                f"{name} must be {describe(rule)}, got {value!r}: change it at the top of the "
+                f"script or with {option(name)}"
+            )
+    for names, test, message in RELATIONS:
+        if all(n in namespace for n in names):
+            values = [namespace[n] for n in names]
+            check(test(*values), message.format(*values))
+
+
+def _limit_threads(n_threads: int) -> None:
+    """PyTorch on ``n_threads`` CPU threads (OMP_NUM_THREADS, if set, wins)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(n_threads)

@@ -189,11 +189,17 @@ RULES: dict[str, Rule] = {
     "FRICTION_PER_FS": NON_NEGATIVE,
     "TRAJ_INTERVAL": INT_1,
     "LOG_INTERVAL": INT_1,
-    "CALCULATOR": choice("auto", "torch", "spk"),
+    "CALCULATOR": choice("fast", "spk"),
     "MAX_BOND_STRETCH": _number(float, 1, low_open=True, says="a number > 1"),
     "MAX_BOND_COMPRESSION": _number(float, 0, 1, low_open=True, high_open=True, says="a number in (0, 1)"),
     "MAX_DRIFT_MEV_PER_ATOM": POSITIVE,
     "WRITE_GIF": FLAG,
+    # SchNet: vibrations (script6)
+    "MODEL2": PATH,
+    "OPT_FMAX_EV_A": POSITIVE,
+    "HESSIAN_STEP_A": _number(float, 0, 0.1, low_open=True, says="a displacement in (0, 0.1] Å"),
+    "MD_STEPS": INT_1,
+    "CORRELATION_FS": POSITIVE,
 }
 
 # Settings whose meaning differs in one script: {script: {name: rule}}
@@ -203,6 +209,7 @@ SCRIPT_RULES: dict[str, dict[str, Rule]] = {
     },
     "script2_train_schnet": {"ACTIVATION": choice("silu", "ssp")},
     "script3_run_md": {"MODEL": PATH},
+    "script6_vibrations": {"MODEL": PATH},
 }
 
 # Relations between settings, checked when a script has all the names: (names, test, message)
@@ -218,6 +225,11 @@ RELATIONS = [
         ("ENERGY_WEIGHT", "FORCE_WEIGHT"),
         lambda e, f: e + f > 0,
         "ENERGY_WEIGHT and FORCE_WEIGHT must not both be 0, got {} and {}",
+    ),
+    (
+        ("CORRELATION_FS", "MD_STEPS", "TIMESTEP_FS"),
+        lambda c, n, dt: c <= n * dt / 2,
+        "need CORRELATION_FS <= MD_STEPS x TIMESTEP_FS / 2 (half the run, fs), got {}, {} and {}",
     ),
 ]
 
@@ -250,6 +262,7 @@ QUICK: dict[str, dict] = {
         "N_INTERACTIONS": 1,
     },
     "script3_run_md": {"STEPS": 100},
+    "script6_vibrations": {"MD_STEPS": 1000, "CORRELATION_FS": 200.0},
 }
 
 
@@ -369,7 +382,7 @@ def apply_overrides(namespace: dict, argv: list[str], script: str) -> list[str]:
         try:
             namespace[name] = convert(value, rules.get(name), namespace[name])
         except ValueError:
-            fail(f"{option(name)} must be {describe(rules.get(name))}, got {value!r}")
+            fail(f"{name} must be {describe(rules.get(name))}, got {value!r} ({option(name)})")
         changed.append(name)
         i += 1
     return changed

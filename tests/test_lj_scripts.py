@@ -1,7 +1,6 @@
 """Every lj script as a user runs it: headless, twice in a row, from another folder, bad values."""
 
-import shutil
-from pathlib import Path
+import re
 
 import pytest
 
@@ -35,58 +34,120 @@ TESTED_TWICE_ELSEWHERE = {"lj_4_learning_curve", "lj_5_bias_variance", "lj_6_opt
                           "lj_7_hyperparameter_search"}
 
 
+def test_no_script_edits_sys_path_or_reads_its_own_file():
+    for script in [*LJ_SCRIPTS, *ROOT.glob("schnet_tutorial/script*.py")]:
+        text = script.read_text()
+        assert "sys.path" not in text and "__file__" not in text, script.name
+        lines = text.splitlines()
+        settings = next(i for i, line in enumerate(lines) if line.startswith("# %% Settings"))
+        cell1 = next(i for i, line in enumerate(lines) if line.startswith("# %% 1 "))
+        block = [line for line in lines[settings + 1:cell1] if line.strip()]
+        setup_lines = [line for line in block if not re.match(r"^[A-Z_0-9, ]+ = ", line)]
+        assert len(setup_lines) <= 1 and "setup(globals()" in setup_lines[0], (script.name, setup_lines)
+
+
 @pytest.mark.parametrize("script", [p for p in LJ_SCRIPTS if p.stem not in TESTED_TWICE_ELSEWHERE],
                          ids=lambda p: p.stem)
 def test_script_runs_twice_and_from_another_folder(script, tmp_path):
-    args = ["--quick"]
-    if script.stem == "lj_3_hyperparameters" or "RUNS_DIR" in script.read_text():
-        args += ["--runs-dir", tmp_path / "runs"]
-    figures = [ROOT / "figures" / f for f in FIGURES.get(script.stem, [])]
-    for f in figures:
-        f.unlink(missing_ok=True)
-    first = run_script(script, *args, cwd=tmp_path)
+    env = {"ML_TUTORIAL_OUTPUT": str(tmp_path / "out")}
+    figures = [tmp_path / "out" / "figures" / f for f in FIGURES.get(script.stem, [])]
+    first = run_script(script, "--quick", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr[-2000:]
     for f in figures:
         assert f.exists() and f.stat().st_size > 5000, f
-    second = run_script(script, *args, cwd=ROOT)
+    second = run_script(script, "--quick", cwd=ROOT, env=env)
     assert second.returncode == 0, second.stderr[-2000:]
+    assert first.stdout.rstrip().splitlines()[-1].startswith("result: ")
     if script.stem == "lj_1_overfit":
         assert "6,601 trainable parameters" in first.stdout
         assert first.stdout.count("MSE (epsilon^2) training") == 2  # --quick: 2 seeds
     if script.stem == "lj_2_overfit_with_validation":
         assert first.stdout.count("test MSE") == 1
-        assert first.stdout.rstrip().splitlines()[-1].startswith("test MSE")
     if script.stem == "lj_3_hyperparameters":
-        runs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+        runs = [p for p in (tmp_path / "out" / "runs").iterdir() if p.is_dir()]
         assert len(runs) == 2  # two runs, two folders, nothing overwritten
         for run in runs:
             assert list(run.rglob("events.out.tfevents.*"))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--learning-rate", "-1"], "LEARNING_RATE must be > 0"),
-    (["--n-points", "0"], "N_POINTS must be >= 1"),
-    (["--activation", "sigmoidish"], "ACTIVATION must be one of"),
-    (["--epochs", "many"], "EPOCHS must be an integer"),
-    (["--no-such-option", "1"], "unknown option"),
-])
-def test_bad_hyperparameter_gives_one_line_error(args, message):
-    res = run_script(ROOT / "lj_1_overfit.py", *args)
+def test_lj1_memorises_at_the_default_settings(tmp_path):
+    """slide 8 at the defaults but 2 seeds: every fit passes through every point, the unseen are far off"""
+    res = run_script(ROOT / "lj_1_overfit.py", "--n-seeds", "2", env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
+    assert res.returncode == 0, res.stderr[-2000:]
+    values = dict(item.split("=") for item in res.stdout.strip().splitlines()[-1].split()[1:])
+    assert float(values["train_mse_max_eps2"]) < 1e-10
+    assert float(values["interpolation_mse_max_eps2"]) > 1e-2
+    assert float(values["extrapolation_mse_max_eps2"]) > 0.1
+
+
+def one_line_error(res, message):
     assert res.returncode != 0
     err = res.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0], res.stderr
 
 
 @pytest.mark.parametrize("args, message", [
+    (["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
+    (["--learning-rate", "inf"], "LEARNING_RATE must be a finite number > 0"),
+    (["--noise", "inf"], "NOISE must be a finite number >= 0"),
+    (["--n-points", "0"], "N_POINTS must be an integer >= 1"),
+    (["--activation", "sigmoidish"], "ACTIVATION must be one of"),
+    (["--epochs", "many"], "EPOCHS must be an integer"),
+    (["--epochs", "40.0"], "EPOCHS must be an integer"),
+    (["--no-such-option", "1"], "unknown option"),
+    (["--r-max", "3.5"], "need R_MAX < R_EXTRAPOLATE"),
+])
+def test_bad_hyperparameter_gives_one_line_error(args, message, tmp_path):
+    res = run_script(ROOT / "lj_1_overfit.py", *args, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
+    one_line_error(res, message)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize("script", LJ_SCRIPTS[:3], ids=lambda p: p.stem)
+def test_a_diverging_training_stops_with_one_line_and_keeps_the_earlier_figures(script, tmp_path):
+    env = {"ML_TUTORIAL_OUTPUT": str(tmp_path)}
+    good = run_script(script, "--quick", env=env)
+    assert good.returncode == 0, good.stderr[-2000:]
+    figures = {p: p.read_bytes() for p in (tmp_path / "figures").glob("*.png")
+               if "descriptor" not in p.name}
+    runs = sorted((tmp_path / "runs").iterdir()) if (tmp_path / "runs").exists() else []
+    res = run_script(script, "--quick", "--learning-rate", "1e3", env=env)
+    one_line_error(res, "training diverged")
+    assert "LEARNING_RATE" in res.stderr
+    assert figures and all(p.read_bytes() == data for p, data in figures.items())  # not replaced
+    assert "result:" not in res.stdout
+    if runs:  # lj_3: the diverged run's folder holds no final metrics
+        assert len(list((tmp_path / "runs").iterdir())) == len(runs) + 1
+
+
+@pytest.mark.parametrize("edit, message", [
+    ("LEARNING_RATE = \"1e-3\"", "LEARNING_RATE must be a finite number > 0, got '1e-3'"),
+    ("EPOCHS = 40.0", "EPOCHS must be an integer >= 1, got 40.0"),
+    ("WIDTH = 40.5", "WIDTH must be an integer >= 1, got 40.5"),
+    ("DESCRIPTOR = \"onehot\"", "DESCRIPTOR must be one of gaussian, one_hot"),
+])
+def test_values_edited_into_the_file_are_checked(edit, message, tmp_path):
+    """A student edits the constants at the top; a value of the wrong type stops at once, before any
+    work and before a run folder is made."""
+    source = (ROOT / "lj_3_hyperparameters.py").read_text()
+    name = edit.split(" = ")[0]
+    edited = re.sub(rf"^{name} = .*$", edit, source, count=1, flags=re.M)
+    assert edited != source
+    script = tmp_path / "lj_3_edited.py"
+    script.write_text(edited)
+    res = run_script(script, env={"ML_TUTORIAL_OUTPUT": str(tmp_path / "out")})
+    one_line_error(res, message)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
     (["--optimizer", "rmsprop-ish"], "OPTIMIZER must be one of"),
-    (["--n-train", "0"], "N_TRAIN must be >= 3"),
+    (["--n-train", "0"], "N_TRAIN must be an integer >= 1"),
     (["--descriptor", "fourier"], "DESCRIPTOR must be one of"),
 ])
 def test_lj3_bad_hyperparameters(args, message, tmp_path):
-    res = run_script(ROOT / "lj_3_hyperparameters.py", *args, "--runs-dir", tmp_path)
-    assert res.returncode != 0
-    err = res.stderr.strip().splitlines()
-    assert len(err) == 1 and message in err[0]
+    res = run_script(ROOT / "lj_3_hyperparameters.py", *args, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
+    one_line_error(res, message)
     assert not any(tmp_path.iterdir())  # nothing written for a bad run
 
 
@@ -111,12 +172,26 @@ for options in (["--quick"], ["--learning-rate", "-1"], ["--quick"]):
 def test_spyder_runfile_twice_in_one_console(script, tmp_path):
     """Spyder runs a script inside its console's Python process: a run, a run stopped by a bad
     value (one-line error, the console survives), and another run all work in the same process."""
-    more = ["--runs-dir", tmp_path / "runs"] if "RUNS_DIR" in script.read_text() else []
-    res = run_script("-c", SPYDER_RUNFILE, script, *more, cwd=tmp_path)
+    res = run_script("-c", SPYDER_RUNFILE, script, cwd=tmp_path, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
     assert res.returncode == 0, res.stderr[-2000:]
     results = [ln for ln in res.stdout.splitlines() if ln.startswith("RUN ")]
     assert results[0] == "RUN OK" and results[1] not in ("RUN OK", "RUN EXIT 0", "RUN EXIT None")
     assert results[2] == "RUN OK"
-    assert "error: LEARNING_RATE must be > 0" in res.stderr
-    if more:   # lj_3: the two good runs left two TensorBoard folders, the bad one none
+    assert "error: LEARNING_RATE must be a finite number > 0" in res.stderr
+    if script.stem == "lj_3_hyperparameters":  # two good runs left two TensorBoard folders, the bad one none
         assert len([p for p in (tmp_path / "runs").iterdir() if p.is_dir()]) == 2
+
+
+IPYTHON_RUN = """
+from IPython.testing.globalipapp import start_ipython
+ip = start_ipython()
+ip.run_line_magic("run", "{script} --epochs 7")
+print("EPOCHS", ip.user_ns["EPOCHS"])
+"""
+
+
+def test_ipython_percent_run_applies_its_options(tmp_path):
+    res = run_script("-c", IPYTHON_RUN.format(script=ROOT / "lj_3_hyperparameters.py"), cwd=tmp_path,
+                     env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "EPOCHS 7" in res.stdout and (tmp_path / "figures" / "lj_3_fit.png").exists()

@@ -140,7 +140,7 @@ ax1.set(
     yscale="log",
     xlabel="number of training points",
     ylabel="MSE (epsilon$^2$)",
-    title=f"learning curves: mean of {REPEATS} repeats (band: validation, best to worst)",
+    title=f"learning curves, mean of {REPEATS} repeats\n(band: validation, best to worst repeat)",
 )
 ax1.legend(fontsize=8)
 ax2.set(
@@ -148,7 +148,7 @@ ax2.set(
     yscale="log",
     xlabel="number of training points",
     ylabel="std. dev. of validation MSE over repeats (epsilon$^2$)",
-    title="variance: how much models trained on different sets differ",
+    title="variance: how much models trained\non different sets of equal size differ",
 )
 ax2.legend(fontsize=8)
 for ax in (ax1, ax2):

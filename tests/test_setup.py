@@ -43,3 +43,22 @@ def test_runs_folder_is_kept_but_its_contents_ignored():
         assert "runs/README.md" in tracked.stdout
     ignored = subprocess.run(["git", "check-ignore", "-q", "runs/some_run/events.out"], cwd=ROOT)
     assert ignored.returncode == 0
+
+
+def test_code_is_formatted_and_linted_with_the_pinned_ruff():
+    import sys
+
+    ruff = [sys.executable, "-m", "ruff"]
+    fmt = subprocess.run([*ruff, "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    lint = subprocess.run([*ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_project_is_installed_and_the_readme_installs_it():
+    import common
+
+    assert Path(common.__file__).resolve().parent == ROOT / "common"
+    readme = (ROOT / "README.md").read_text()
+    assert "-r requirements.txt -e ." in readme and "source .venv/bin/activate" in readme
+    assert "- -e ." in (ROOT / "environment.yml").read_text()

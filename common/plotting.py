@@ -21,9 +21,18 @@ def has_display() -> bool:
 def save_figure(fig, name: str, folder: Path | None = None) -> Path:
     """Save ``fig`` as <folder>/<name>.png (default folder: figures/) and return the path."""
     folder = Path(folder) if folder else FIGURES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    except OSError as err:  # read-only folder, full disk: keep the figure elsewhere and say where
+        import tempfile
+
+        from .settings import fail
+
+        spare = Path(tempfile.mkdtemp(prefix="ml_tutorial_")) / path.name
+        fig.savefig(spare, dpi=120, bbox_inches="tight")
+        fail(f"cannot write {path} ({err.strerror or err}); the figure was saved as {spare} instead")
     print(f"figure saved: {path}")
     return path
 

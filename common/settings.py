@@ -281,6 +281,7 @@ def setup(namespace: dict, script: str) -> None:
         raise SystemExit(0)
     apply_overrides(namespace, argv, script)
     check_settings(namespace, script)
+    check_writable()
     _limit_threads(namespace.get("N_THREADS", 1))
 
 
@@ -428,6 +429,26 @@ def check_settings(namespace: dict, script: str) -> None:
         if all(n in namespace for n in names):
             values = [namespace[n] for n in names]
             check(test(*values), message.format(*values))
+
+
+def check_writable() -> None:
+    """Stop before any work when the output folder cannot be written (read-only, or a full disk)."""
+    import tempfile
+
+    from .runs import OUTPUT_ROOT
+
+    folder = OUTPUT_ROOT / "figures"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"x" * 65536)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as err:
+        fail(
+            f"cannot write into {folder} ({err.strerror or err}): make it writable, free some disk space, "
+            f"or set ML_TUTORIAL_OUTPUT to a folder you can write"
+        )
 
 
 def _limit_threads(n_threads: int) -> None:

@@ -42,6 +42,12 @@ def pick_device(preference: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        fail("DEVICE is 'cuda' but PyTorch finds no CUDA GPU here: use 'cpu' or 'auto'")
+    if preference == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        fail("DEVICE is 'mps' but this is not a Mac with Metal (MPS) support: use 'cpu' or 'auto'")
     return torch.device(preference)
 
 

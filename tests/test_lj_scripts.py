@@ -16,7 +16,10 @@ FIGURES = {
 
 def test_the_first_three_scripts_exist():
     assert [p.name for p in LJ_SCRIPTS[:3]] == [
-        "lj_1_overfit.py", "lj_2_overfit_with_validation.py", "lj_3_hyperparameters.py"]
+        "lj_1_overfit.py",
+        "lj_2_overfit_with_validation.py",
+        "lj_3_hyperparameters.py",
+    ]
 
 
 @pytest.mark.parametrize("script", LJ_SCRIPTS, ids=lambda p: p.stem)
@@ -30,8 +33,12 @@ def test_script_has_the_lecture_layout(script):
 
 
 # these run twice, from another folder and from the repository, in their own tests (test_lj_4_to_7.py)
-TESTED_TWICE_ELSEWHERE = {"lj_4_learning_curve", "lj_5_bias_variance", "lj_6_optimizers",
-                          "lj_7_hyperparameter_search"}
+TESTED_TWICE_ELSEWHERE = {
+    "lj_4_learning_curve",
+    "lj_5_bias_variance",
+    "lj_6_optimizers",
+    "lj_7_hyperparameter_search",
+}
 
 
 def test_no_script_edits_sys_path_or_reads_its_own_file():
@@ -41,13 +48,14 @@ def test_no_script_edits_sys_path_or_reads_its_own_file():
         lines = text.splitlines()
         settings = next(i for i, line in enumerate(lines) if line.startswith("# %% Settings"))
         cell1 = next(i for i, line in enumerate(lines) if line.startswith("# %% 1 "))
-        block = [line for line in lines[settings + 1:cell1] if line.strip()]
+        block = [line for line in lines[settings + 1 : cell1] if line.strip()]
         setup_lines = [line for line in block if not re.match(r"^[A-Z_0-9, ]+ = ", line)]
         assert len(setup_lines) <= 1 and "setup(globals()" in setup_lines[0], (script.name, setup_lines)
 
 
-@pytest.mark.parametrize("script", [p for p in LJ_SCRIPTS if p.stem not in TESTED_TWICE_ELSEWHERE],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "script", [p for p in LJ_SCRIPTS if p.stem not in TESTED_TWICE_ELSEWHERE], ids=lambda p: p.stem
+)
 def test_script_runs_twice_and_from_another_folder(script, tmp_path):
     env = {"ML_TUTORIAL_OUTPUT": str(tmp_path / "out")}
     figures = [tmp_path / "out" / "figures" / f for f in FIGURES.get(script.stem, [])]
@@ -86,17 +94,20 @@ def one_line_error(res, message):
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0], res.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
-    (["--learning-rate", "inf"], "LEARNING_RATE must be a finite number > 0"),
-    (["--noise", "inf"], "NOISE must be a finite number >= 0"),
-    (["--n-points", "0"], "N_POINTS must be an integer >= 1"),
-    (["--activation", "sigmoidish"], "ACTIVATION must be one of"),
-    (["--epochs", "many"], "EPOCHS must be an integer"),
-    (["--epochs", "40.0"], "EPOCHS must be an integer"),
-    (["--no-such-option", "1"], "unknown option"),
-    (["--r-max", "3.5"], "need R_MAX < R_EXTRAPOLATE"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
+        (["--learning-rate", "inf"], "LEARNING_RATE must be a finite number > 0"),
+        (["--noise", "inf"], "NOISE must be a finite number >= 0"),
+        (["--n-points", "0"], "N_POINTS must be an integer >= 1"),
+        (["--activation", "sigmoidish"], "ACTIVATION must be one of"),
+        (["--epochs", "many"], "EPOCHS must be an integer"),
+        (["--epochs", "40.0"], "EPOCHS must be an integer"),
+        (["--no-such-option", "1"], "unknown option"),
+        (["--r-max", "3.5"], "need R_MAX < R_EXTRAPOLATE"),
+    ],
+)
 def test_bad_hyperparameter_gives_one_line_error(args, message, tmp_path):
     res = run_script(ROOT / "lj_1_overfit.py", *args, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
     one_line_error(res, message)
@@ -108,8 +119,7 @@ def test_a_diverging_training_stops_with_one_line_and_keeps_the_earlier_figures(
     env = {"ML_TUTORIAL_OUTPUT": str(tmp_path)}
     good = run_script(script, "--quick", env=env)
     assert good.returncode == 0, good.stderr[-2000:]
-    figures = {p: p.read_bytes() for p in (tmp_path / "figures").glob("*.png")
-               if "descriptor" not in p.name}
+    figures = {p: p.read_bytes() for p in (tmp_path / "figures").glob("*.png") if "descriptor" not in p.name}
     runs = sorted((tmp_path / "runs").iterdir()) if (tmp_path / "runs").exists() else []
     res = run_script(script, "--quick", "--learning-rate", "1e3", env=env)
     one_line_error(res, "training diverged")
@@ -120,12 +130,15 @@ def test_a_diverging_training_stops_with_one_line_and_keeps_the_earlier_figures(
         assert len(list((tmp_path / "runs").iterdir())) == len(runs) + 1
 
 
-@pytest.mark.parametrize("edit, message", [
-    ("LEARNING_RATE = \"1e-3\"", "LEARNING_RATE must be a finite number > 0, got '1e-3'"),
-    ("EPOCHS = 40.0", "EPOCHS must be an integer >= 1, got 40.0"),
-    ("WIDTH = 40.5", "WIDTH must be an integer >= 1, got 40.5"),
-    ("DESCRIPTOR = \"onehot\"", "DESCRIPTOR must be one of gaussian, one_hot"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ('LEARNING_RATE = "1e-3"', "LEARNING_RATE must be a finite number > 0, got '1e-3'"),
+        ("EPOCHS = 40.0", "EPOCHS must be an integer >= 1, got 40.0"),
+        ("WIDTH = 40.5", "WIDTH must be an integer >= 1, got 40.5"),
+        ('DESCRIPTOR = "onehot"', "DESCRIPTOR must be one of gaussian, one_hot"),
+    ],
+)
 def test_values_edited_into_the_file_are_checked(edit, message, tmp_path):
     """A student edits the constants at the top; a value of the wrong type stops at once, before any
     work and before a run folder is made."""
@@ -140,18 +153,21 @@ def test_values_edited_into_the_file_are_checked(edit, message, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--optimizer", "rmsprop-ish"], "OPTIMIZER must be one of"),
-    (["--n-train", "0"], "N_TRAIN must be an integer >= 1"),
-    (["--descriptor", "fourier"], "DESCRIPTOR must be one of"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--optimizer", "rmsprop-ish"], "OPTIMIZER must be one of"),
+        (["--n-train", "0"], "N_TRAIN must be an integer >= 1"),
+        (["--descriptor", "fourier"], "DESCRIPTOR must be one of"),
+    ],
+)
 def test_lj3_bad_hyperparameters(args, message, tmp_path):
     res = run_script(ROOT / "lj_3_hyperparameters.py", *args, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
     one_line_error(res, message)
     assert not any(tmp_path.iterdir())  # nothing written for a bad run
 
 
-SPYDER_RUNFILE = '''
+SPYDER_RUNFILE = """
 import sys
 # what Spyder's runfile does: the script's code runs in the console's own process, with __name__
 # "__main__", __file__ set, sys.argv = [script, *command-line options], in the console's folder
@@ -164,11 +180,14 @@ for options in (["--quick"], ["--learning-rate", "-1"], ["--quick"]):
         print("RUN OK", flush=True)
     except SystemExit as stop:   # the console catches it and lives on
         print("RUN EXIT", stop.code, flush=True)
-'''
+"""
 
 
-@pytest.mark.parametrize("script", [ROOT / "lj_2_overfit_with_validation.py",
-                                    ROOT / "lj_3_hyperparameters.py"], ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "script",
+    [ROOT / "lj_2_overfit_with_validation.py", ROOT / "lj_3_hyperparameters.py"],
+    ids=lambda p: p.stem,
+)
 def test_spyder_runfile_twice_in_one_console(script, tmp_path):
     """Spyder runs a script inside its console's Python process: a run, a run stopped by a bad
     value (one-line error, the console survives), and another run all work in the same process."""
@@ -191,7 +210,44 @@ print("EPOCHS", ip.user_ns["EPOCHS"])
 
 
 def test_ipython_percent_run_applies_its_options(tmp_path):
-    res = run_script("-c", IPYTHON_RUN.format(script=ROOT / "lj_3_hyperparameters.py"), cwd=tmp_path,
-                     env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
+    res = run_script(
+        "-c",
+        IPYTHON_RUN.format(script=ROOT / "lj_3_hyperparameters.py"),
+        cwd=tmp_path,
+        env={"ML_TUTORIAL_OUTPUT": str(tmp_path)},
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "EPOCHS 7" in res.stdout and (tmp_path / "figures" / "lj_3_fit.png").exists()
+
+
+def test_an_unwritable_output_folder_stops_before_any_work(tmp_path):
+    (tmp_path / "figures").write_text(
+        "a file where the folder should be"
+    )  # as root, chmod does not stop writes
+    res = run_script(ROOT / "lj_1_overfit.py", "--quick", env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
+    one_line_error(res, "cannot write into")
+    assert "ML_TUTORIAL_OUTPUT" in res.stderr and "seed 0" not in res.stdout  # no training was done
+
+
+def test_a_device_that_is_not_there_gives_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():  # on a GPU machine ask for the other missing kind
+        res = run_script(
+            ROOT / "lj_3_hyperparameters.py",
+            "--quick",
+            "--device",
+            "mps",
+            env={"ML_TUTORIAL_OUTPUT": str(tmp_path)},
+        )
+        one_line_error(res, "DEVICE is 'mps'")
+    else:
+        res = run_script(
+            ROOT / "lj_3_hyperparameters.py",
+            "--quick",
+            "--device",
+            "cuda",
+            env={"ML_TUTORIAL_OUTPUT": str(tmp_path)},
+        )
+        one_line_error(res, "DEVICE is 'cuda' but PyTorch finds no CUDA GPU")
+    assert not (tmp_path / "runs").exists()

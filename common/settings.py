@@ -90,123 +90,61 @@ def number_list(item, test, says, length=None, kind=list):
 ACTIVATIONS = ("gelu", "relu", "tanh", "silu", "softplus")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
+INTS_1 = number_list(int, lambda v: v >= 1, "a list of integers >= 1")
+NUMBERS_0 = number_list(float, lambda v: 0 <= v < math.inf, "a list of numbers >= 0")
+NUMBERS_POSITIVE = number_list(float, lambda v: 0 < v < math.inf, "a list of numbers > 0")
+MODEL_SHAPE = number_list(int, lambda v: v >= 1, "(basis functions, width, depth), each >= 1", 3, tuple)
+
+
+def named(rule: Rule, names: str) -> dict[str, Rule]:
+    return dict.fromkeys(names.split(), rule)
+
+
+# fmt: off
 RULES: dict[str, Rule] = {
-    # Lennard-Jones data (reduced units: r in sigma, E in epsilon)
-    "N_POINTS": INT_1,
-    "N_TRAIN": INT_1,
-    "N_VALIDATION": INT_1,
-    "N_VAL": INT_1,
-    "N_TEST": INT_0,
-    "R_MIN": POSITIVE,
-    "R_MAX": POSITIVE,
-    "R_EXTRAPOLATE": POSITIVE,
-    "NOISE": NON_NEGATIVE,
-    "SPLIT_SEED": INT_0,
-    "SEED": INT_0,
-    # descriptor and network
-    "N_BASIS": INT_1,
-    "BASIS_MIN": ANY_NUMBER,
-    "BASIS_MAX": ANY_NUMBER,
-    "DESCRIPTOR": choice("gaussian", "one_hot"),
-    "WIDTH": INT_1,
-    "DEPTH": INT_1,
-    "ACTIVATION": choice(*ACTIVATIONS),
-    # finding the parameters
-    "OPTIMIZER": choice(*OPTIMIZERS),
-    "LEARNING_RATE": POSITIVE,
-    "ADAM_LEARNING_RATE": POSITIVE,
-    "MOMENTUM": FRACTION,
-    "WEIGHT_DECAY": NON_NEGATIVE,
-    "BATCH_SIZE": INT_1,
-    "EPOCHS": INT_1,
-    "STEPS": INT_1,
-    "PATIENCE": INT_1,
-    "N_SEEDS": INT_1,
-    "SEEDS": INT_2,
-    "REPEATS": INT_2,
-    "DEVICE": DEVICE,
-    "N_THREADS": INT_1,
-    # lj_4, lj_5
-    "SMALL": number_list(int, lambda v: v >= 1, "(basis functions, width, depth), each >= 1", 3, tuple),
-    "LARGE": number_list(int, lambda v: v >= 1, "(basis functions, width, depth), each >= 1", 3, tuple),
-    "WIDTHS": number_list(int, lambda v: v >= 1, "a list of integers >= 1"),
-    "L2_STRENGTHS": number_list(float, lambda v: 0 <= v < math.inf, "a list of numbers >= 0"),
-    # lj_6
+    # Lennard-Jones data (reduced units: r in sigma, E in epsilon), models and training
+    **named(INT_1, "N_POINTS N_TRAIN N_VALIDATION N_VAL N_BASIS WIDTH DEPTH BATCH_SIZE EPOCHS STEPS PATIENCE "
+                   "N_SEEDS N_THREADS SURFACE_STEPS SCREEN_EPOCHS TOP_K FULL_EPOCHS NOISY_RUNS"),
+    **named(INT_0, "N_TEST SPLIT_SEED SEED N_RANDOM"),
+    **named(INT_2, "SEEDS REPEATS"),
+    **named(POSITIVE, "R_MIN R_MAX R_EXTRAPOLATE LEARNING_RATE ADAM_LEARNING_RATE SURFACE_LEARNING_RATE"),
+    **named(NON_NEGATIVE, "NOISE WEIGHT_DECAY SURFACE_NOISE"),
+    **named(ANY_NUMBER, "BASIS_MIN BASIS_MAX"),
+    "DESCRIPTOR": choice("gaussian", "one_hot"), "ACTIVATION": choice(*ACTIVATIONS),
+    "OPTIMIZER": choice(*OPTIMIZERS), "MOMENTUM": FRACTION, "DEVICE": DEVICE,
+    "SMALL": MODEL_SHAPE, "LARGE": MODEL_SHAPE, "WIDTHS": INTS_1, "L2_STRENGTHS": NUMBERS_0,
     "SURFACE_START": number_list(float, math.isfinite, "(x, y), two numbers", 2, tuple),
-    "SURFACE_STEPS": INT_1,
-    "SURFACE_LEARNING_RATE": POSITIVE,
-    "SURFACE_NOISE": NON_NEGATIVE,
-    # lj_7
-    "GRID_LEARNING_RATE": number_list(float, lambda v: 0 < v < math.inf, "a list of numbers > 0"),
-    "GRID_WIDTH": number_list(int, lambda v: v >= 1, "a list of integers >= 1"),
-    "GRID_DEPTH": number_list(int, lambda v: v >= 1, "a list of integers >= 1"),
-    "GRID_L2": number_list(float, lambda v: 0 <= v < math.inf, "a list of numbers >= 0"),
-    "N_RANDOM": INT_0,
+    "GRID_LEARNING_RATE": NUMBERS_POSITIVE, "GRID_WIDTH": INTS_1, "GRID_DEPTH": INTS_1, "GRID_L2": NUMBERS_0,
     "LEARNING_RATE_RANGE": number_list(float, lambda v: 0 < v < math.inf, "(low, high) > 0", 2, tuple),
     "WIDTH_RANGE": number_list(int, lambda v: v >= 1, "(low, high), integers >= 1", 2, tuple),
     "DEPTH_RANGE": number_list(int, lambda v: v >= 1, "(low, high), integers >= 1", 2, tuple),
     "L2_RANGE": number_list(float, lambda v: 0 < v < math.inf, "(low, high) > 0", 2, tuple),
-    "SCREEN_EPOCHS": INT_1,
-    "TOP_K": INT_1,
-    "FULL_EPOCHS": INT_1,
-    "NOISY_RUNS": INT_1,
-    # folders ("" = the project's own)
-    "RUNS_DIR": PATH,
-    "RESULTS_DIR": PATH,
-    "FIGURES_DIR": PATH,
-    "MODELS_DIR": PATH,
-    "DB_PATH": PATH,
-    "DATA_FILE": PATH,
-    "MD17_FILE": PATH,
-    "OUT_DIR": PATH,
-    "MODEL_PATH": PATH,
-    # SchNet: data (script1)
-    "SOURCE": choice("bundled", "md17", "rmd17"),
-    "FORCE": FLAG,
-    # SchNet: training (script2)
-    "TIME_BUDGET_S": NON_NEGATIVE,
-    "MODEL": choice("schnet", "painn"),
-    "N_FEATURES": INT_1,
-    "N_INTERACTIONS": INT_1,
-    "N_FILTERS": INT_0,
-    "CUTOFF": POSITIVE,
-    "N_RBF": INT_1,
+    # files and folders ("" = the project's own)
+    **named(PATH, "RUNS_DIR RESULTS_DIR FIGURES_DIR MODELS_DIR DB_PATH DATA_FILE MD17_FILE OUT_DIR "
+                  "MODEL_PATH MODEL2"),
+    # SchNet: data (script1) and training (script2)
+    "SOURCE": choice("bundled", "md17", "rmd17"), "FORCE": FLAG, "PROGRESS_BAR": FLAG, "WRITE_GIF": FLAG,
+    **named(INT_1, "N_FEATURES N_INTERACTIONS N_RBF VAL_EVERY DEVICES NUM_NODES MD_STEPS"),
+    "N_FILTERS": INT_0, "CUTOFF": POSITIVE, "MODEL": choice("schnet", "painn"),
+    **named(NON_NEGATIVE, "TIME_BUDGET_S ENERGY_WEIGHT FORCE_WEIGHT FRICTION_PER_FS"),
     "LR_SCHEDULE": choice("cosine", "constant"),
     "LR_FINAL": _number(float, 0, 1, low_open=True, says="a number in (0, 1]"),
-    "ENERGY_WEIGHT": NON_NEGATIVE,
-    "FORCE_WEIGHT": NON_NEGATIVE,
-    "VAL_EVERY": INT_1,
     "ACCELERATOR": choice("cpu", "gpu", "auto"),
-    "DEVICES": INT_1,
-    "NUM_NODES": INT_1,
-    "PROGRESS_BAR": FLAG,
-    # SchNet: molecular dynamics (script3)
-    "ENERGY_UNIT": choice("", "eV", "kcal/mol", "kJ/mol", "Hartree"),
-    "START": TEXT,
-    "THERMOSTAT": choice("langevin", "nve"),
+    # SchNet: molecular dynamics (script3) and vibrations (script6)
+    "ENERGY_UNIT": choice("", "eV", "kcal/mol", "kJ/mol", "Hartree"), "START": TEXT,
+    "THERMOSTAT": choice("langevin", "nve"), "CALCULATOR": choice("fast", "spk"),
     "TEMPERATURE_K": _number(float, 0, 10000, low_open=True, says="a temperature in (0, 10000] K"),
     "TIMESTEP_FS": _number(float, 0, 20, low_open=True, says="a time step in (0, 20] fs (0.5 is typical)"),
-    "FRICTION_PER_FS": NON_NEGATIVE,
-    "TRAJ_INTERVAL": INT_1,
-    "LOG_INTERVAL": INT_1,
-    "CALCULATOR": choice("fast", "spk"),
+    "TRAJ_INTERVAL": INT_1, "LOG_INTERVAL": INT_1,
     "MAX_BOND_STRETCH": _number(float, 1, low_open=True, says="a number > 1"),
     "MAX_BOND_COMPRESSION": _number(float, 0, 1, low_open=True, high_open=True, says="a number in (0, 1)"),
-    "MAX_DRIFT_MEV_PER_ATOM": POSITIVE,
-    "WRITE_GIF": FLAG,
-    # SchNet: vibrations (script6)
-    "MODEL2": PATH,
-    "OPT_FMAX_EV_A": POSITIVE,
+    **named(POSITIVE, "MAX_DRIFT_MEV_PER_ATOM OPT_FMAX_EV_A CORRELATION_FS"),
     "HESSIAN_STEP_A": _number(float, 0, 0.1, low_open=True, says="a displacement in (0, 0.1] Å"),
-    "MD_STEPS": INT_1,
-    "CORRELATION_FS": POSITIVE,
 }
 
 # Settings whose meaning differs in one script: {script: {name: rule}}
 SCRIPT_RULES: dict[str, dict[str, Rule]] = {
-    "lj_4_learning_curve": {
-        "N_TRAIN": number_list(int, lambda v: v >= 1, "a list of integers >= 1 (at least two sizes)"),
-    },
+    "lj_4_learning_curve": {"N_TRAIN": number_list(int, lambda v: v >= 1, "a list of integers >= 1")},
     "script2_train_schnet": {"ACTIVATION": choice("silu", "ssp")},
     "script3_run_md": {"MODEL": PATH},
     "script6_vibrations": {"MODEL": PATH},
@@ -217,20 +155,12 @@ RELATIONS = [
     (("R_MIN", "R_MAX"), lambda a, b: a < b, "need R_MIN < R_MAX (sigma), got {} and {}"),
     (("R_MAX", "R_EXTRAPOLATE"), lambda a, b: a < b, "need R_MAX < R_EXTRAPOLATE, got {} and {}"),
     (("BASIS_MIN", "BASIS_MAX"), lambda a, b: a < b, "need BASIS_MIN < BASIS_MAX, got {} and {}"),
-    *[
-        ((name,), lambda r: r[0] <= r[1], name + " must be (low, high) with low <= high, got {}")
-        for name in ("LEARNING_RATE_RANGE", "WIDTH_RANGE", "DEPTH_RANGE", "L2_RANGE")
-    ],
-    (
-        ("ENERGY_WEIGHT", "FORCE_WEIGHT"),
-        lambda e, f: e + f > 0,
-        "ENERGY_WEIGHT and FORCE_WEIGHT must not both be 0, got {} and {}",
-    ),
-    (
-        ("CORRELATION_FS", "MD_STEPS", "TIMESTEP_FS"),
-        lambda c, n, dt: c <= n * dt / 2,
-        "need CORRELATION_FS <= MD_STEPS x TIMESTEP_FS / 2 (half the run, fs), got {}, {} and {}",
-    ),
+    *[((name,), lambda r: r[0] <= r[1], name + " must be (low, high) with low <= high, got {}")
+      for name in ("LEARNING_RATE_RANGE", "WIDTH_RANGE", "DEPTH_RANGE", "L2_RANGE")],
+    (("ENERGY_WEIGHT", "FORCE_WEIGHT"), lambda e, f: e + f > 0,
+     "ENERGY_WEIGHT and FORCE_WEIGHT must not both be 0, got {} and {}"),
+    (("CORRELATION_FS", "MD_STEPS", "TIMESTEP_FS"), lambda c, n, dt: c <= n * dt / 2,
+     "need CORRELATION_FS <= MD_STEPS x TIMESTEP_FS / 2 (half the run, fs), got {}, {} and {}"),
 ]
 
 # Reduced settings for the tests and a quick look (--quick or ML_TUTORIAL_QUICK=1): {script: {...}}
@@ -241,29 +171,16 @@ QUICK: dict[str, dict] = {
     "lj_4_learning_curve": {"N_TRAIN": [10, 40, 160], "REPEATS": 3, "EPOCHS": 150},
     "lj_5_bias_variance": {"WIDTHS": [2, 16, 64], "L2_STRENGTHS": [0.0, 1e-3], "SEEDS": 3, "EPOCHS": 150},
     "lj_6_optimizers": {"STEPS": 150},
-    "lj_7_hyperparameter_search": {
-        "GRID_LEARNING_RATE": [1e-2],
-        "GRID_WIDTH": [8, 16],
-        "GRID_DEPTH": [1],
-        "GRID_L2": [0.0],
-        "N_RANDOM": 2,
-        "SCREEN_EPOCHS": 10,
-        "TOP_K": 2,
-        "FULL_EPOCHS": 40,
-    },
+    "lj_7_hyperparameter_search": {"GRID_LEARNING_RATE": [1e-2], "GRID_WIDTH": [8, 16], "GRID_DEPTH": [1],
+                                   "GRID_L2": [0.0], "N_RANDOM": 2, "SCREEN_EPOCHS": 10, "TOP_K": 2,
+                                   "FULL_EPOCHS": 40},
     "script1_prepare_data": {},
-    "script2_train_schnet": {
-        "N_TRAIN": 20,
-        "N_VAL": 10,
-        "N_TEST": 200,
-        "EPOCHS": 1,
-        "N_FEATURES": 16,
-        "N_FILTERS": 0,
-        "N_INTERACTIONS": 1,
-    },
+    "script2_train_schnet": {"N_TRAIN": 20, "N_VAL": 10, "N_TEST": 200, "EPOCHS": 1, "N_FEATURES": 16,
+                             "N_FILTERS": 0, "N_INTERACTIONS": 1},
     "script3_run_md": {"STEPS": 100},
     "script6_vibrations": {"MD_STEPS": 1000, "CORRELATION_FS": 200.0},
 }
+# fmt: on
 
 
 # ---------------------------------------------------------------------------------------------

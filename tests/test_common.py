@@ -5,8 +5,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from common.descriptors import (SLIDE_EXAMPLE_CENTRES, GaussianBasis, OneHot, make_descriptor,
-                                slide_example_basis)
+from common.descriptors import (
+    SLIDE_EXAMPLE_CENTRES,
+    GaussianBasis,
+    OneHot,
+    make_descriptor,
+    slide_example_basis,
+)
 from common.lj import LJDataset, lj_energy, lj_force
 from common.mlp import MLP, LJModel, count_parameters
 from common.training import evaluate, fit, make_optimizer, predict_force, set_seed, train_epoch
@@ -41,7 +46,9 @@ def test_gaussian_basis_reproduces_the_slide_example():
     phi = slide_example_basis()(torch.tensor([[3.1]]))[0].numpy()
     assert [round(float(v), 2) for v in phi] == [0.5, 0.3, 0.01, 0.0, 0.0]
     # the same by hand: phi_k(x) = exp(-(x - c_k)^2 / (2 width^2))
-    np.testing.assert_allclose(phi, np.exp(-(3.1 - np.array(SLIDE_EXAMPLE_CENTRES)) ** 2 / 0.5), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(
+        phi, np.exp(-((3.1 - np.array(SLIDE_EXAMPLE_CENTRES)) ** 2) / 0.5), rtol=1e-5, atol=1e-8
+    )
     equal = GaussianBasis(40, 0.9, 3.0)
     assert equal(torch.rand(7, 1) + 1).shape == (7, 40)
     assert equal.width == pytest.approx(2.1 / 39)
@@ -99,8 +106,7 @@ def test_early_stopping_restores_the_best_weights():
     model = LJModel(GaussianBasis(30, 0.9, 2.6), 40, 3)
     opt = make_optimizer("adam", model.parameters(), 1e-2)
     vl = DataLoader(val, batch_size=12)
-    hist = fit(model, DataLoader(train, batch_size=4, shuffle=True), opt, 2000, val_loader=vl,
-               patience=30)
+    hist = fit(model, DataLoader(train, batch_size=4, shuffle=True), opt, 2000, val_loader=vl, patience=30)
     assert hist.early_stopped and hist.stopped_epoch == hist.best_epoch + 30
     assert min(hist.validation) == hist.validation[hist.best_epoch]
     assert evaluate(model, vl) == pytest.approx(hist.validation[hist.best_epoch], rel=1e-5)

@@ -2,10 +2,8 @@
 table and TensorBoard logs, one-line errors. Each script writes into its own temporary folder."""
 
 import csv
-import math
 import re
 
-import numpy as np
 import pytest
 import torch
 
@@ -20,6 +18,7 @@ NUMBER = r"([-+0-9.e]+)"
 
 
 # --- common/sweeps.py: many trainings at once = the same trainings one by one -------------------------
+
 
 @pytest.mark.parametrize("optimizer", ["adam", "momentum"])
 def test_train_many_equals_independent_trainings(optimizer):
@@ -55,13 +54,15 @@ def test_train_many_rejects_adamw_and_mismatched_sets():
 
 # --- the scripts, on reduced settings ------------------------------------------------------------------
 
+
 def table_rows(stdout, columns):
     """Rows 'N | ...' of a printed table, as lists of floats (the 'N' first)."""
     rows = []
     for line in stdout.splitlines():
         if re.match(r"^\s*\d[\d,]*\s+(\d[\d,]*\s+)?\|", line):
-            rows.append([float(x.replace(",", "")) for x in re.findall(r"[-+]?\d[\d,]*\.?\d*(?:e[-+]?\d+)?",
-                                                                       line)])
+            rows.append(
+                [float(x.replace(",", "")) for x in re.findall(r"[-+]?\d[\d,]*\.?\d*(?:e[-+]?\d+)?", line)]
+            )
     assert rows and all(len(r) == columns for r in rows), stdout
     return rows
 
@@ -95,12 +96,24 @@ def test_lj4_learning_curve_gap_shrinks_and_large_model_varies_more(tmp_path):
 
 
 def test_lj5_optimum_size_and_l2_lets_the_large_model_win(tmp_path):
-    res = run_script(ROOT / "lj_5_bias_variance.py", "--widths", "4,64", "--l2-strengths", "0,0.001",
-                     "--seeds", "4", "--epochs", "1000", cwd=tmp_path, env=output(tmp_path))
+    res = run_script(
+        ROOT / "lj_5_bias_variance.py",
+        "--widths",
+        "4,64",
+        "--l2-strengths",
+        "0,0.001",
+        "--seeds",
+        "4",
+        "--epochs",
+        "1000",
+        cwd=tmp_path,
+        env=output(tmp_path),
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     # width params | no L2: mean sd | L2 1e-3: mean sd
     (w_small, _, a_mean, a_sd, b_mean, b_sd), (w_large, _, c_mean, c_sd, d_mean, d_sd) = table_rows(
-        res.stdout, 6)
+        res.stdout, 6
+    )
     assert (w_small, w_large) == (4, 64)
     assert a_mean < c_mean  # without L2 the larger model is worse: an optimum size
     assert d_mean < b_mean  # with L2 the larger model wins ...
@@ -115,18 +128,29 @@ def test_lj5_optimum_size_and_l2_lets_the_large_model_win(tmp_path):
 def test_lj6_optimizers(tmp_path):
     res = run_script(ROOT / "lj_6_optimizers.py", "--quick", cwd=tmp_path, env=output(tmp_path))
     assert res.returncode == 0, res.stderr[-2000:]
-    final = {m.group(1).strip(): float(m.group(2)) for m in
-             re.finditer(r"^(.+?) lr [0-9.e-]+: training MSE .* (\S+) epsilon\^2 after", res.stdout, re.M)}
+    final = {
+        m.group(1).strip(): float(m.group(2))
+        for m in re.finditer(r"^(.+?) lr [0-9.e-]+: training MSE .* (\S+) epsilon\^2 after", res.stdout, re.M)
+    }
     assert set(final) == {"gradient descent", "SGD (batches of 8)", "momentum", "Nesterov", "Adam"}
     assert final["momentum"] < final["gradient descent"] / 10
     assert final["Nesterov"] < final["gradient descent"] / 10
     assert final["Adam"] < final["gradient descent"] / 10
     ends = dict(re.findall(r"^surface, (.+?)\s*: ends at .*, the (global|LOCAL) minimum", res.stdout, re.M))
-    assert ends == {"gradient descent": "LOCAL", "noisy gradient descent": "global", "momentum": "global",
-                    "Nesterov": "global", "Adam": "global"}
+    assert ends == {
+        "gradient descent": "LOCAL",
+        "noisy gradient descent": "global",
+        "momentum": "global",
+        "Nesterov": "global",
+        "Adam": "global",
+    }
     # the 2-D surface: a local minimum in the dip, a saddle between it and the global minimum
-    local_y, saddle_y = map(float, re.search(
-        r"local minimum \(0, (\S+)\), cost \S+; saddle between them at y = (\S+)", res.stdout).groups())
+    local_y, saddle_y = map(
+        float,
+        re.search(
+            r"local minimum \(0, (\S+)\), cost \S+; saddle between them at y = (\S+)", res.stdout
+        ).groups(),
+    )
     assert 2.0 < local_y < 3.0 and 1.0 < saddle_y < local_y
     escaped, runs = map(int, re.search(r"global minimum in (\d+) of (\d+) runs", res.stdout).groups())
     assert runs == 20 and escaped >= 12  # most noisy runs escape; plain descent never does
@@ -175,18 +199,25 @@ def test_lj7_search_table_tensorboard_and_rerun(tmp_path):
     assert read_csv(table) == rows  # nothing overwritten
 
 
-@pytest.mark.parametrize("script, args, message", [
-    ("lj_4_learning_curve.py", ["--repeats", "1"], "REPEATS must be an integer >= 2"),
-    ("lj_4_learning_curve.py", ["--large", "40,0,4"], "LARGE must be (basis functions, width, depth)"),
-    ("lj_5_bias_variance.py", ["--l2-strengths", "0,-1"], "L2_STRENGTHS must be a list of numbers >= 0"),
-    ("lj_5_bias_variance.py", ["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
-    ("lj_6_optimizers.py", ["--batch-size", "100"], "BATCH_SIZE must be <= N_POINTS"),
-    ("lj_6_optimizers.py", ["--momentum", "1.5"], "MOMENTUM must be a number in [0, 1)"),
-    ("lj_6_optimizers.py", ["--learning-rate", "100"], "diverged"),
-    ("lj_7_hyperparameter_search.py", ["--top-k", "0"], "TOP_K must be an integer >= 1"),
-    ("lj_7_hyperparameter_search.py", ["--learning-rate-range", "0.1,0.01"], "LEARNING_RATE_RANGE must be"),
-    ("lj_7_hyperparameter_search.py", ["--grid-width", "8,abc"], "GRID_WIDTH must be"),
-])
+@pytest.mark.parametrize(
+    "script, args, message",
+    [
+        ("lj_4_learning_curve.py", ["--repeats", "1"], "REPEATS must be an integer >= 2"),
+        ("lj_4_learning_curve.py", ["--large", "40,0,4"], "LARGE must be (basis functions, width, depth)"),
+        ("lj_5_bias_variance.py", ["--l2-strengths", "0,-1"], "L2_STRENGTHS must be a list of numbers >= 0"),
+        ("lj_5_bias_variance.py", ["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
+        ("lj_6_optimizers.py", ["--batch-size", "100"], "BATCH_SIZE must be <= N_POINTS"),
+        ("lj_6_optimizers.py", ["--momentum", "1.5"], "MOMENTUM must be a number in [0, 1)"),
+        ("lj_6_optimizers.py", ["--learning-rate", "100"], "diverged"),
+        ("lj_7_hyperparameter_search.py", ["--top-k", "0"], "TOP_K must be an integer >= 1"),
+        (
+            "lj_7_hyperparameter_search.py",
+            ["--learning-rate-range", "0.1,0.01"],
+            "LEARNING_RATE_RANGE must be",
+        ),
+        ("lj_7_hyperparameter_search.py", ["--grid-width", "8,abc"], "GRID_WIDTH must be"),
+    ],
+)
 def test_bad_hyperparameters_give_one_line_errors(script, args, message, tmp_path):
     extra = ["--quick"] if "diverged" in message else []
     res = run_script(ROOT / script, *args, *extra, cwd=tmp_path, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})

@@ -16,7 +16,7 @@ def setting_names(script):
     lines = script.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("# %% Settings"))
     names = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.startswith("setup(globals()"):
             return names, line
         match = re.match(r"^([A-Z_0-9, ]+) = ", line)
@@ -55,13 +55,16 @@ def test_quick_settings_from_the_environment(monkeypatch):
     assert ns["EPOCHS"] == settings.QUICK["lj_1_overfit"]["EPOCHS"] and ns["LEARNING_RATE"] == 2e-3
 
 
-@pytest.mark.parametrize("values, message", [
-    (dict(EPOCHS=True), "EPOCHS must be an integer >= 1, got True"),
-    (dict(LEARNING_RATE=float("nan")), "LEARNING_RATE must be a finite number > 0"),
-    (dict(WIDTHS=[]), "WIDTHS must be a list of integers >= 1"),
-    (dict(SMALL=(10, 8)), "SMALL must be (basis functions, width, depth)"),
-    (dict(R_MIN=2.0, R_MAX=1.0), "need R_MIN < R_MAX"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (dict(EPOCHS=True), "EPOCHS must be an integer >= 1, got True"),
+        (dict(LEARNING_RATE=float("nan")), "LEARNING_RATE must be a finite number > 0"),
+        (dict(WIDTHS=[]), "WIDTHS must be a list of integers >= 1"),
+        (dict(SMALL=(10, 8)), "SMALL must be (basis functions, width, depth)"),
+        (dict(R_MIN=2.0, R_MAX=1.0), "need R_MIN < R_MAX"),
+    ],
+)
 def test_bad_values_stop_with_one_line(values, message, capsys):
     with pytest.raises(SystemExit) as stop:
         settings.setup(namespace(**values), "lj_5_bias_variance")
@@ -74,4 +77,5 @@ def test_imported_constants_are_not_settings():
     from common.runs import RUNS_DIR
 
     assert settings.settings_of({"RUNS_DIR": RUNS_DIR, "EPOCHS": 3, "ACTIVATIONS": settings.ACTIVATIONS}) == [
-        "EPOCHS"]
+        "EPOCHS"
+    ]

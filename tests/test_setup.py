@@ -29,8 +29,11 @@ def test_requirements_and_environment_yml_pin_the_same_versions():
 
 
 def test_readme_quick_start_is_what_ci_runs():
-    ci = [l for l in (ROOT / ".ci" / "run").read_text().splitlines()
-          if l.strip() and not l.startswith("#") and not l.startswith(("set ", "cd "))]
+    ci = [
+        l
+        for l in (ROOT / ".ci" / "run").read_text().splitlines()
+        if l.strip() and not l.startswith("#") and not l.startswith(("set ", "cd "))
+    ]
     assert len(ci) == 1
     readme = (ROOT / "README.md").read_text()
     assert f"`{ci[0]}`" in readme or f"\n{ci[0]}\n" in readme

@@ -32,20 +32,26 @@ def get(url, body=None):
 def tour_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("tour")
     env = {"ML_TUTORIAL_OUTPUT": str(out)}
-    for script, args in [("lj_3_hyperparameters.py", ["--activation", "gelu"]),
-                         ("lj_3_hyperparameters.py", ["--activation", "relu", "--learning-rate", "0.003"]),
-                         ("lj_7_hyperparameter_search.py", []),
-                         ("schnet_tutorial/script1_prepare_data.py", []),
-                         ("schnet_tutorial/script2_train_schnet.py", [])]:
+    for script, args in [
+        ("lj_3_hyperparameters.py", ["--activation", "gelu"]),
+        ("lj_3_hyperparameters.py", ["--activation", "relu", "--learning-rate", "0.003"]),
+        ("lj_7_hyperparameter_search.py", []),
+        ("schnet_tutorial/script1_prepare_data.py", []),
+        ("schnet_tutorial/script2_train_schnet.py", []),
+    ]:
         res = run_script(ROOT / script, "--quick", *args, env=env, timeout=600)
         assert res.returncode == 0, (script, res.stderr[-2000:])
     return out / "runs"
 
 
 def session_groups(base):
-    body = {"experimentName": "", "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
-                                                      "STATUS_RUNNING"],
-            "colParams": [], "startIndex": 0, "sliceSize": 1000}
+    body = {
+        "experimentName": "",
+        "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"],
+        "colParams": [],
+        "startIndex": 0,
+        "sliceSize": 1000,
+    }
     return get(f"{base}/data/plugin/hparams/session_groups", body)["sessionGroups"]
 
 
@@ -53,10 +59,23 @@ def session_groups(base):
 def test_hparams_table_shows_every_run_with_its_settings_and_metrics(tour_runs, extra):
     sessions = [p for p in tour_runs.rglob("*") if p.is_dir() and list(p.glob("events.out.tfevents.*"))]
     port = free_port()
-    tb = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(tour_runs), *extra,
-                           "--host", "127.0.0.1", "--port", str(port)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    tb = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(tour_runs),
+            *extra,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline, groups = time.time() + 120, []
@@ -81,7 +100,8 @@ def test_hparams_table_shows_every_run_with_its_settings_and_metrics(tour_runs, 
         lj3_relu = next(g for g in groups if g["name"] in lj3 and g["hparams"].get("activation") == "relu")
         assert lj3_relu["hparams"]["lr"] == pytest.approx(0.003)
         assert {"final/train_mse", "final/validation_mse", "final/test_mse"} <= {
-            m["name"]["tag"] for m in lj3_relu["metricValues"]}
+            m["name"]["tag"] for m in lj3_relu["metricValues"]
+        }
         # one run per training: no sub-runs such as "loss (MSE)_train"; names short enough to read
         assert len(runs) == len(sessions), runs
         assert all(len(r) <= 60 for r in runs), runs

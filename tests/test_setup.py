@@ -32,7 +32,7 @@ def test_readme_quick_start_is_what_ci_runs():
     ci = [
         l
         for l in (ROOT / ".ci" / "run").read_text().splitlines()
-        if l.strip() and not l.startswith("#") and not l.startswith(("set ", "cd "))
+        if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))
     ]
     assert len(ci) == 1
     readme = (ROOT / "README.md").read_text()

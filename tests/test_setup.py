@@ -30,8 +30,8 @@ def test_requirements_and_environment_yml_pin_the_same_versions():
 
 def test_readme_quick_start_is_what_ci_runs():
     ci = [
-        l
-        for l in (ROOT / ".ci" / "run").read_text().splitlines()
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
         if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))
     ]
     assert len(ci) == 1

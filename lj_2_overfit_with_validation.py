@@ -63,7 +63,7 @@ print(f"{count_parameters(model):,} trainable parameters")
 # %% 3 Cost function
 loss_fn = torch.nn.MSELoss()  # mean squared error, epsilon^2
 
-# %% 4 Find the parameters, watching the validation loss
+# %% 4 Find the parameters: watching the validation loss
 # Slides 7 and 9: the loop of lj_1, plus, after every epoch, the loss on the validation set (no
 # gradient step). We keep a copy of the weights whenever the validation loss is the best so far, and
 # stop when it has not improved for PATIENCE epochs ("early stopping"); then the best weights return.

@@ -75,7 +75,7 @@ print(
 # %% 3 Cost function
 loss_fn = torch.nn.MSELoss()  # epsilon^2
 
-# %% 4 Find the parameters, logging to TensorBoard
+# %% 4 Find the parameters: logging to TensorBoard
 # From here on the loop of lj_1 and lj_2 (zero_grad, backward, step for every mini-batch, early
 # stopping on the validation loss) is one call: common.training.fit. It also logs both losses to
 # TensorBoard after every epoch (as log10 MSE). At the end the run's settings and final MSEs go into

@@ -72,7 +72,8 @@ def train_one(model, r, energy):
         loss = cost(model, r, energy)
         loss.backward()
         optimizer.step()
-    return float(cost(model, r, energy))
+    with torch.no_grad():
+        return float(cost(model, r, energy))
 
 
 # A learning curve needs 2 x len(N_TRAIN) x REPEATS such trainings. common.sweeps.train_many runs

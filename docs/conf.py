@@ -1,0 +1,107 @@
+"""Sphinx configuration of the course website: every numbered script as a page of a sphinx-gallery.
+
+Build (from the project folder; offline; the first build runs every script, about 3-5 minutes):
+
+    .venv/bin/python -m sphinx -b html docs docs/_build/html
+
+What the build does:
+* copies lj_[0-9]*.py and schnet_tutorial/script[0-9]*.py to docs/auto_examples/_scripts/ (see
+  gallery_tools.py) and runs each in order, at its default settings (the environment variable
+  ML_TUTORIAL_QUICK=1 gives the scripts' reduced settings instead);
+* sets ML_TUTORIAL_OUTPUT to <build folder>/../outputs (docs/_build/outputs): the scripts' figures/,
+  runs/, results/, models and MD runs go there, never into the project's own folders;
+* stops with a non-zero exit code when a script fails (abort_on_example_error);
+* reruns only the scripts whose text changed since the last build (sphinx-gallery's md5 cache;
+  delete docs/auto_examples to run everything again, or add ``-D plot_gallery=0`` to skip running).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS))  # gallery_tools, also for sphinx-gallery's "module.name" options
+
+import gallery_tools  # noqa: E402
+
+gallery_tools.install_cell_titles()
+gallery_tools.install_exit_as_error()
+
+# -- Project -----------------------------------------------------------------------------------
+project = "ml_tutorial"
+author = "the ml_tutorial authors"
+html_title = "ml_tutorial"
+
+extensions = ["sphinx_gallery.gen_gallery", "myst_parser"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "auto_examples/_scripts", "gallery_headers", "README.md"]
+templates_path = []
+suppress_warnings = ["config.cache"]  # sphinx_gallery_conf holds a class: not cached, harmless
+myst_heading_anchors = 3
+smartquotes = False  # keep "--epochs" and "..." as the scripts write them
+
+# -- The galleries -----------------------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": gallery_tools.EXAMPLES_DIRS,  # staged copies of the numbered scripts
+    "gallery_dirs": gallery_tools.GALLERY_DIRS,  # generated pages (auto_examples/<gallery>)
+    "filename_pattern": r"[\\/](lj_\d+|script\d+)_\w*\.py$",  # run every numbered script
+    "ignore_pattern": r"__init__\.py",
+    "within_subsection_order": "gallery_tools.NaturalSortKey",  # script1, script2, script3, ...
+    "abort_on_example_error": True,  # a failing script fails the build (non-zero exit)
+    "image_scrapers": ("matplotlib", "gallery_tools.trajectory_gif_scraper"),
+    "reset_modules": ("matplotlib", "gallery_tools.note_script_start"),
+    "capture_repr": (),  # show what the scripts print, not the value of a cell's last line
+    "remove_config_comments": True,
+    "download_all_examples": False,
+    "thumbnail_size": (400, 280),
+    "min_reported_time": 1,
+    "show_signature": False,
+    "first_notebook_cell": None,
+    "write_computation_times": False,  # its page loads tables from CDNs; the build log has the times
+}
+
+
+# -- HTML --------------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_theme_options = {
+    "logo": {"text": "ml_tutorial"},
+    "navigation_with_keys": False,
+    "show_nav_level": 2,
+    "show_toc_level": 2,
+    "header_links_before_dropdown": 5,
+    "secondary_sidebar_items": ["page-toc", "sg_download_links"],  # downloads: script pages only
+    "footer_start": [],
+    "footer_end": [],
+}
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+html_show_sourcelink = False
+html_copy_source = False
+
+
+# -- Where the scripts write, and where the project is -----------------------------------------
+def _prepare(app):
+    """Before sphinx-gallery runs anything: the output folder, and the scripts staged."""
+    repo = Path(app.config.ml_tutorial_repo).resolve()
+    if not (repo / "common").is_dir():
+        from sphinx.errors import ConfigError
+
+        raise ConfigError(f"ml_tutorial_repo = {repo} is not the project folder (no common/ in it)")
+    output = Path(app.outdir).resolve().parent / "outputs"
+    os.environ["ML_TUTORIAL_OUTPUT"] = str(output)  # read by common.runs at its first import
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    app.ml_tutorial_paths = (output, repo)
+    gallery_tools.stage(Path(app.srcdir), repo, outputs_exist=output.is_dir())
+
+
+def _clean_paths(app, docname, source):
+    """In the pages: /.../docs/_build/outputs/figures/x.png -> figures/x.png."""
+    if docname.startswith("auto_examples/"):
+        source[0] = gallery_tools.strip_build_paths(source[0], *app.ml_tutorial_paths, Path(app.srcdir))
+
+
+def setup(app):
+    app.add_config_value("ml_tutorial_repo", str(DOCS.parent), "env", types=[str])
+    app.connect("builder-inited", _prepare, priority=1)  # sphinx-gallery's own runs at 500
+    app.connect("source-read", _clean_paths)

@@ -128,6 +128,14 @@ def _sample_chain_job(args):
 def pbe_energy_forces(symbols, positions, xc=XC, basis=BASIS, auxbasis=AUXBASIS,
                       conv_tol=CONV_TOL, grid_level=GRID_LEVEL, density_fit=True):
     """Energy (eV) and forces (eV/Å) of one geometry (Å) from a PySCF Kohn-Sham calculation."""
+    mf, energy = pbe_scf(symbols, positions, xc, basis, auxbasis, conv_tol, grid_level, density_fit)
+    grad = mf.nuc_grad_method().kernel()  # Hartree/Bohr
+    return energy * HARTREE_EV, -np.asarray(grad) * HARTREE_EV / BOHR_ANGSTROM
+
+
+def pbe_scf(symbols, positions, xc=XC, basis=BASIS, auxbasis=AUXBASIS,
+            conv_tol=CONV_TOL, grid_level=GRID_LEVEL, density_fit=True):
+    """The converged PySCF Kohn-Sham object of one geometry (Å) and its energy (Hartree)."""
     from pyscf import dft, gto
 
     mol = gto.M(atom=list(zip(symbols, np.asarray(positions).tolist())), basis=basis,
@@ -145,8 +153,7 @@ def pbe_energy_forces(symbols, positions, xc=XC, basis=BASIS, auxbasis=AUXBASIS,
         energy = mf.kernel()
         if not mf.converged:
             raise DatasetError("SCF did not converge")
-    grad = mf.nuc_grad_method().kernel()  # Hartree/Bohr
-    return energy * HARTREE_EV, -np.asarray(grad) * HARTREE_EV / BOHR_ANGSTROM
+    return mf, energy
 
 
 def _label_job(args):

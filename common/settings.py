@@ -175,7 +175,8 @@ QUICK: dict[str, dict] = {
                                    "GRID_L2": [0.0], "N_RANDOM": 2, "SCREEN_EPOCHS": 10, "TOP_K": 2,
                                    "FULL_EPOCHS": 40},
     "script1_prepare_data": {},
-    "script2_train_schnet": {"N_TRAIN": 20, "N_VAL": 10, "N_TEST": 200, "EPOCHS": 1, "N_FEATURES": 16,
+    # script2: a model in 2 s that still runs script3's 100 quick MD steps without breaking a bond
+    "script2_train_schnet": {"N_TRAIN": 200, "N_VAL": 50, "N_TEST": 200, "EPOCHS": 5, "N_FEATURES": 16,
                              "N_FILTERS": 0, "N_INTERACTIONS": 1},
     "script3_run_md": {"STEPS": 100},
     "script6_vibrations": {"MD_STEPS": 1000, "CORRELATION_FS": 200.0},

@@ -1,0 +1,1 @@
+"""The SchNet tutorial: script1 data, script2 training, script3 MD; ``tools`` holds what they share."""

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from ase.io import read
 
+from schnet_tutorial import make_ethanol_dataset as med
+from schnet_tutorial.tools import read_frames as read_structures
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "schnet_tutorial"))
-import make_ethanol_dataset as med  # noqa: E402
-from md_tools import read_structures  # noqa: E402
 
 DATA = ROOT / "schnet_tutorial" / "data" / "ethanol_pbe.xyz.gz"
 META = ROOT / "schnet_tutorial" / "data" / "ethanol_pbe.json"
@@ -29,7 +29,7 @@ def frames():
 
 
 def test_ase_reads_the_compressed_file_directly(frames):
-    first = read(str(DATA), index=0)   # what users do: ase gui / ase.io.read on the .xyz.gz
+    first = read(str(DATA), index=0)  # what users do: ase gui / ase.io.read on the .xyz.gz
     assert first.get_chemical_symbols() == frames[0].get_chemical_symbols()
     np.testing.assert_array_equal(first.get_positions(), frames[0].get_positions())
     assert first.get_potential_energy() == frames[0].get_potential_energy()
@@ -82,8 +82,11 @@ def test_no_exploded_or_duplicate_geometries(frames):
     ref = med.start_geometry()
     symbols = ref.get_chemical_symbols()
     ref_d = ref.get_all_distances()
-    bonded = [(i, j, k) for i, j, k in _pairs(symbols) if k in BONDS and ref_d[i, j] < 1.2 * {
-        "CC": 1.54, "CO": 1.43, "CH": 1.09, "OH": 0.97}[k]]
+    bonded = [
+        (i, j, k)
+        for i, j, k in _pairs(symbols)
+        if k in BONDS and ref_d[i, j] < 1.2 * {"CC": 1.54, "CO": 1.43, "CH": 1.09, "OH": 0.97}[k]
+    ]
     assert len(bonded) == 8  # C-C, C-O, O-H and 5 C-H
     pos = np.array([a.get_positions() for a in frames])
     d = np.linalg.norm(pos[:, :, None, :] - pos[:, None, :, :], axis=-1)
@@ -125,9 +128,23 @@ def test_regenerating_first_frames_reproduces_shipped(tmp_path, frames):
     pytest.importorskip("pyscf")
     pytest.importorskip("tblite")
     out = tmp_path / "check.xyz"
-    res = subprocess.run([sys.executable, str(SCRIPT), "--frames", "2", "--workers", "2",
-                          "--out", str(out), "--work-dir", str(tmp_path / "work")],
-                         capture_output=True, text=True, cwd=tmp_path)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--frames",
+            "2",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     new = read(str(out), index=":")
     assert len(new) == 2
@@ -136,9 +153,23 @@ def test_regenerating_first_frames_reproduces_shipped(tmp_path, frames):
         assert abs(a.get_potential_energy() - b.get_potential_energy()) < 1e-5
         np.testing.assert_allclose(a.get_forces(), b.get_forces(), rtol=0, atol=1e-4)
     # resuming: asking for a third frame labels only that one
-    res = subprocess.run([sys.executable, str(SCRIPT), "--frames", "3", "--workers", "1",
-                          "--out", str(out), "--work-dir", str(tmp_path / "work")],
-                         capture_output=True, text=True, cwd=tmp_path)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--frames",
+            "3",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert "2 frames done, 1 to do" in res.stdout
     assert len(read(str(out), index=":")) == 3
@@ -156,14 +187,21 @@ def test_interrupted_work_file_is_repaired(tmp_path, frames):
     assert len(med.read_frames_tolerant(path)) == 2  # the file was rewritten whole
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--frames", "0"], "--frames must be >= 1"),
-    (["--workers", "0"], "--workers must be >= 1"),
-    (["--out", "x.csv"], "--out must end in .xyz"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--frames", "0"], "--frames must be >= 1"),
+        (["--workers", "0"], "--workers must be >= 1"),
+        (["--out", "x.csv"], "--out must end in .xyz"),
+    ],
+)
 def test_bad_input_gives_one_line_error(tmp_path, args, message):
-    res = subprocess.run([sys.executable, str(SCRIPT), *args, "--work-dir", str(tmp_path)],
-                         capture_output=True, text=True, cwd=tmp_path)
+    res = subprocess.run(
+        [sys.executable, str(SCRIPT), *args, "--work-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert res.returncode == 2
     assert res.stderr.strip().startswith("error: ") and message in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1

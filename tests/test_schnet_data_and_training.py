@@ -1,7 +1,7 @@
-"""schnet_tutorial script1 (database) and script2 (training), and schnet_common, on a few dozen frames.
+"""schnet_tutorial script1 (database) and script2 (training), and schnet_tutorial.tools, on a few frames.
 
-The scripts run as a user runs them (subprocesses, headless) with tiny settings and every output
-(database, models, TensorBoard runs, figures) in a temporary folder.
+The scripts run as a user runs them (subprocesses, headless) with tiny settings; each test sends
+every output (database, models, TensorBoard runs, figures) to its own temporary folder.
 """
 
 import io
@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import subprocess
 import sys
 import tarfile
 
@@ -18,26 +19,30 @@ from ase.build import molecule
 from ase.io import write
 
 from conftest import ROOT, run_script
+from schnet_tutorial import tools
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2 = TUT / "script1_prepare_data.py", TUT / "script2_train_schnet.py"
-sys.path.insert(0, str(TUT))
-import schnet_common as sc  # noqa: E402
-
+SCRIPT3 = TUT / "script3_run_md.py"
 EV_KCAL = 23.060548
 N_FRAMES = 40
+SMALL = ["--n-train", "20", "--n-val", "10"]  # of the 40 frames (the quick settings are for 2000)
+
+
+def run_in(folder, script, *args, **kwargs):
+    """Run a script with all its outputs under ``folder`` (ML_TUTORIAL_OUTPUT)."""
+    return run_script(script, *args, env={"ML_TUTORIAL_OUTPUT": str(folder)}, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     """The first 40 frames of the bundled PBE data as an extended XYZ file, and its database."""
-    frames = sc.read_frames(sc.DATA_FILE, index=f":{N_FRAMES}")
+    frames = tools.read_frames(tools.DATA_FILE, index=f":{N_FRAMES}")
     folder = tmp_path_factory.mktemp("data")
     path = folder / "small.xyz"
     write(str(path), frames, format="extxyz")
     db = folder / "small.db"
-    res = run_script(SCRIPT1, "--data-file", path, "--db-path", db, "--figures-dir", folder / "fig",
-                     cwd=folder)
+    res = run_in(folder, SCRIPT1, "--data-file", path, "--db-path", db, cwd=folder)
     assert res.returncode == 0, res.stderr[-2000:]
     return path, frames, db, res
 
@@ -54,6 +59,24 @@ def md17_arrays(n=12, seed=0):
     return z, R, E, F
 
 
+@pytest.mark.parametrize("script", [SCRIPT1, SCRIPT2, SCRIPT3], ids=lambda p: p.stem)
+def test_script_has_the_lecture_layout(script):
+    """Docstring with the slide; imports, settings, ONE set-up line, then the numbered cells with prose."""
+    text = script.read_text()
+    assert text.startswith('"""') and "slide" in text.split('"""')[1].lower()
+    lines = text.splitlines()
+    settings = lines.index(next(ln for ln in lines if ln.startswith("# %% Settings")))
+    cells = [i for i, ln in enumerate(lines) if re.match(r"# %% \d ", ln)]
+    setup_line = next(i for i, ln in enumerate(lines) if ln.startswith("setup(globals()"))
+    assert cells[0] == setup_line + 2 and lines[setup_line + 1] == ""  # nothing between set-up and cell 1
+    assert all(re.match(r"[A-Z0-9_, ]+ = ", ln) for ln in lines[settings + 1 : setup_line])  # only settings
+    assert [lines[i][5] for i in cells] == sorted(lines[i][5] for i in cells) and lines[cells[-1]] == (
+        "# %% 5 Look at the result"
+    )
+    assert all(lines[i + 1].startswith("# ") for i in cells)  # each cell opens with prose
+    assert "__file__" not in text and "sys.path" not in text and "noqa: E402" not in text
+
+
 def test_script1_builds_reuses_and_rebuilds(small_data, tmp_path):
     path, frames, db, res = small_data
     assert db.is_file() and f"{N_FRAMES} frames of 9 atoms" in res.stdout
@@ -61,116 +84,68 @@ def test_script1_builds_reuses_and_rebuilds(small_data, tmp_path):
     f = np.concatenate([a.get_forces() for a in frames])
     assert f"energy {e.min():.3f} .. {e.max():.3f} eV" in res.stdout
     assert f"mean |F| per atom {np.linalg.norm(f, axis=1).mean():.3f} eV/Å" in res.stdout
-    assert (db.parent / "fig" / "schnet_energy_histogram.png").is_file()
+    assert (db.parent / "figures" / "schnet_energy_histogram.png").is_file()
     # the database holds exactly the file's energies and forces, in eV and eV/Å
-    e_db, f_db, n_atoms = sc.read_energies_forces(db)
+    e_db, f_db, n_atoms = tools.read_energies_forces(db)
     assert n_atoms == 9
     np.testing.assert_allclose(e_db, e, rtol=0, atol=1e-9)
     np.testing.assert_allclose(f_db, f, rtol=0, atol=1e-9)
 
-    again = run_script(SCRIPT1, "--data-file", path, "--db-path", db, "--figures-dir", tmp_path)
-    assert again.returncode == 0 and "is up to date" in again.stdout
-    assert "building" not in again.stdout
+    again = run_in(tmp_path, SCRIPT1, "--data-file", path, "--db-path", db)
+    assert again.returncode == 0 and "is up to date" in again.stdout and "building" not in again.stdout
     # a changed source file (here: only its time stamp) makes the database out of date
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))
-    changed = run_script(SCRIPT1, "--data-file", path, "--db-path", db, "--figures-dir", tmp_path)
+    changed = run_in(tmp_path, SCRIPT1, "--data-file", path, "--db-path", db)
     assert changed.returncode == 0 and "building" in changed.stdout
-    forced = run_script(SCRIPT1, "--data-file", path, "--db-path", db, "--figures-dir", tmp_path,
-                        "--force", "true")
+    forced = run_in(tmp_path, SCRIPT1, "--data-file", path, "--db-path", db, "--force", "true")
     assert forced.returncode == 0 and "building" in forced.stdout
     assert f"{N_FRAMES} frames of 9 atoms" in forced.stdout
+    # a truncated database is rebuilt, not reported as up to date
+    copy = tmp_path / "truncated.db"
+    copy.write_bytes(db.read_bytes()[:4096])
+    (tmp_path / "truncated.db.source.json").write_text((db.parent / "small.db.source.json").read_text())
+    truncated = run_in(tmp_path, SCRIPT1, "--data-file", path, "--db-path", copy)
+    assert truncated.returncode == 0 and "building" in truncated.stdout, truncated.stderr[-1000:]
 
 
 def test_inputs_equal_schnetpacks_own_pipeline(small_data):
-    """load_inputs (all frames at once, all-pairs neighbour list) = ASEAtomsData + ASENeighborList."""
+    """load_inputs (one query, all pairs within the cutoff) = ASEAtomsData + ASENeighborList."""
     import schnetpack as spk
     import schnetpack.transform as trn
 
     _, frames, db, _ = small_data
     idx = [7, 0, 31]
-    inputs, energies = sc.load_inputs(db, idx, cutoff=2.5)   # a cutoff shorter than the molecule
-    data = spk.data.ASEAtomsData(str(db), transforms=[trn.ASENeighborList(cutoff=2.5), trn.CastTo32()])
+    (inputs,) = tools.load_inputs(db, 2.5, idx)  # a cutoff shorter than the molecule
+    data = spk.data.ASEAtomsData(str(db), transforms=[trn.ASENeighborList(cutoff=2.5)])
     for k, d in zip(idx, inputs):
         ref = data[k]
         assert int(d["_idx"]) == k
         for key in ("_atomic_numbers", "_positions", "energy", "forces", "_n_atoms", "_cell", "_pbc"):
-            np.testing.assert_allclose(d[key].numpy(), ref[key].numpy(), rtol=1e-6, err_msg=key)
+            np.testing.assert_allclose(d[key].numpy(), ref[key].numpy(), rtol=1e-12, err_msg=key)
+            assert d[key].dtype == ref[key].dtype, key
         pairs = set(zip(d["_idx_i"].tolist(), d["_idx_j"].tolist()))
         assert pairs == set(zip(ref["_idx_i"].tolist(), ref["_idx_j"].tolist()))
         assert 0 < len(pairs) < 72  # some pairs are beyond 2.5 Å
-        assert d["_positions"].dtype == ref["_positions"].dtype
-        assert energies[idx.index(k)] == pytest.approx(frames[k].get_potential_energy(), abs=1e-9)
+        assert float(d["energy"]) == pytest.approx(frames[k].get_potential_energy(), abs=1e-9)
 
 
-def test_split_is_disjoint_and_complete():
-    tr, va, te = sc.split_indices(50, 20, 10, seed=3)
+def test_split_is_disjoint_and_complete(capsys):
+    tr, va, te = tools.split_indices(50, 20, 10, seed=3)
     assert (len(tr), len(va), len(te)) == (20, 10, 20)
     assert sorted(np.concatenate([tr, va, te])) == list(range(50))
-    assert len(sc.split_indices(50, 20, 10, n_test=5, seed=3)[2]) == 5
-    assert list(sc.split_indices(50, 20, 10, seed=3)[0]) == list(tr)  # seeded
-    with pytest.raises(sc.TutorialError, match="leaves no test frames"):
-        sc.split_indices(30, 20, 10)
-
-
-def test_default_models_parameter_counts_and_fast_md_path():
-    """script2's default SchNet: 38,657 parameters (the README's number), and script3's NumPy path
-    evaluates it; PaiNN of the same sizes has 157,313."""
-    import md_tools
-    import torch
-
-    schnet = sc.build_model("schnet", 64, 3, 5.0, 20, -467.7, "silu", n_filters=32)
-    assert sc.count_parameters(schnet) == 38_657
-    assert md_tools.NumpySchNet.unsupported(schnet) is None
-    assert schnet.representation.interactions[0].filter_network[0].activation is torch.nn.functional.silu
-    assert sc.count_parameters(sc.build_model("painn", 64, 3, 5.0, 20)) == 157_313
-    ssp = sc.build_model("schnet", 16, 1, 5.0, 20, activation="ssp")
-    assert md_tools.NumpySchNet.unsupported(ssp) is None
-
-
-def test_cosine_schedule_and_time_budget():
-    """lr from LEARNING_RATE down to LR_FINAL x LEARNING_RATE; the time budget stops training."""
-    class Group(dict):
-        pass
-
-    class Strategy:
-        @staticmethod
-        def broadcast(x, src=0):
-            return x
-
-    class Trainer:
-        max_epochs, num_training_batches, global_step, should_stop = 2, 5, 0, False
-        optimizers = [type("Opt", (), {"param_groups": [Group(lr=0.0)]})()]
-        strategy = Strategy()
-
-    class Module:
-        def log(self, *args, **kwargs):
-            pass
-
-    trainer, module = Trainer(), Module()
-    schedule = sc.LearningRateSchedule(1e-2, "cosine", final_fraction=0.1)
-    schedule.on_train_start(trainer, module)
-    lrs = []
-    for step in range(10):
-        trainer.global_step = step
-        schedule.on_train_batch_start(trainer, module, {"_n_atoms": np.zeros(4)}, step % 5)
-        lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
-    assert lrs[0] == pytest.approx(1e-2)
-    assert lrs[5] == pytest.approx(1e-3 + 9e-3 * 0.5 * (1 + math.cos(math.pi * 0.5)))
-    assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] > 1e-3
-    assert schedule.frames == 40 and not trainer.should_stop
-
-    budget = sc.LearningRateSchedule(1e-2, "constant", time_budget_s=1e-9)
-    budget.on_train_start(trainer, module)
-    budget.on_train_batch_start(trainer, module, {"_n_atoms": np.zeros(4)}, 0)
-    assert trainer.should_stop and trainer.optimizers[0].param_groups[0]["lr"] == 1e-2
+    assert len(tools.split_indices(50, 20, 10, n_test=5, seed=3)[2]) == 5
+    assert list(tools.split_indices(50, 20, 10, seed=3)[0]) == list(tr)  # seeded
+    with pytest.raises(SystemExit):
+        tools.split_indices(30, 20, 10)
+    assert "leaves no test frames" in capsys.readouterr().err
 
 
 def spkmd_calculator_runs(model_file, atoms, reference_calc, steps=20):
     """SchNetPack's own MD (schnetpack.md: the engine behind the spkmd command) on a model file.
 
     Its calculator must load the file, give the forces ``reference_calc`` (SchNetPack's ASE
-    calculator on the same file) gives, and run velocity Verlet steps. (The spkmd command itself cannot run from the PyPI wheel of SchNetPack
-    2.2.0: its hydra configs, schnetpack/md/md_configs/*.yaml, are missing from the wheel.)
+    calculator on the same file) gives, and run velocity Verlet steps. (The spkmd command itself
+    cannot run from the PyPI wheel of SchNetPack 2.2.0: its hydra configs are missing from it.)
     """
     import schnetpack.transform as trn
     import torch
@@ -180,19 +155,31 @@ def spkmd_calculator_runs(model_file, atoms, reference_calc, steps=20):
 
     system = md.System()
     system.load_molecules(atoms, n_replicas=1, position_unit_input="Angstrom")
-    calc = SchNetPackCalculator(str(model_file), force_key="forces", energy_unit="eV",
-                                position_unit="Angstrom", energy_key="energy",
-                                neighbor_list=NeighborListMD(cutoff=5.0, cutoff_shell=1.0,
-                                                             base_nbl=trn.ASENeighborList))
+    calc = SchNetPackCalculator(
+        str(model_file),
+        force_key="forces",
+        energy_unit="eV",
+        position_unit="Angstrom",
+        energy_key="energy",
+        neighbor_list=NeighborListMD(cutoff=5.0, cutoff_shell=1.0, base_nbl=trn.ASENeighborList),
+    )
     calc.calculate(system)
     ref = atoms.copy()
     ref.calc = reference_calc
-    forces = calc.results["forces"].detach().numpy().reshape(-1, 3)   # eV/Å, the model's units
+    forces = calc.results["forces"].detach().numpy().reshape(-1, 3)  # eV/Å, the model's units
     np.testing.assert_allclose(forces, ref.get_forces(), atol=1e-5)
     md.MaxwellBoltzmannInit(300.0, remove_translation=True, remove_rotation=True).initialize_system(system)
     simulator = md.Simulator(system, md.integrators.VelocityVerlet(0.5), calc, progress=False)
     simulator.simulate(steps)
     assert simulator.step == steps and torch.isfinite(system.positions).all()
+
+
+def tensorboard_scalars(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def test_train_test_save_load_and_rerun(small_data, tmp_path):
@@ -201,41 +188,76 @@ def test_train_test_save_load_and_rerun(small_data, tmp_path):
     from schnetpack.interfaces import SpkCalculator
 
     _, frames, db, _ = small_data
-    models, runs, figs = tmp_path / "models", tmp_path / "runs", tmp_path / "figures"
-    common = ["--quick", "--db-path", db, "--models-dir", models, "--runs-dir", runs,
-              "--figures-dir", figs]
-    first = run_script(SCRIPT2, *common, cwd=tmp_path)
+    # the default SchNet sizes on 20 frames for 3 epochs
+    first = run_in(
+        tmp_path,
+        SCRIPT2,
+        "--quick",
+        *SMALL,
+        "--db-path",
+        db,
+        "--epochs",
+        3,
+        "--n-features",
+        64,
+        "--n-filters",
+        32,
+        "--n-interactions",
+        3,
+        cwd=tmp_path,
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     out = first.stdout
-    assert re.search(r"schnet: 1 interactions, 16 features, 16 filters, 20 Gaussians, cutoff 5.0 Å, "
-                     r"silu: [\d,]+ trainable parameters", out)
+    assert (
+        "schnet: 3 interactions, 64 features, 32 filters, 20 Gaussians, cutoff 5.0 Å, silu: "
+        "38,657 trainable parameters"
+    ) in out  # the README's number
     assert f"{N_FRAMES} frames of 9 atoms: 20 training, 10 validation, 10 test" in out
-    assert "trained 1 epochs" in out
+    assert "trained 3 epochs" in out
     e_mae = float(re.search(r"test energy MAE ([\d.]+) kcal/mol \(([\d.]+) meV\), RMSE", out).group(2))
     f_mae = float(re.search(r"test force MAE ([\d.]+) kcal/mol/Å \(([\d.]+) meV/Å\), RMSE", out).group(2))
-    assert (figs / "schnet_parity.png").is_file()
-    assert list(runs.rglob("events.out.tfevents.*"))
+    assert out.rstrip().splitlines()[-1].startswith("result: energy_mae_kcal_per_mol=")
+    assert (tmp_path / "figures" / "schnet_parity.png").stat().st_size > 10_000
+    models = tmp_path / "schnet_tutorial" / "models"
     saved = sorted(models.glob("*/best_model"))
     assert len(saved) == 1
     run_dir = saved[0].parent
     info = json.loads((run_dir / "model_info.json").read_text())
-    assert info["energy_unit"] == "eV" and info["settings"]["N_TRAIN"] == 20
+    assert info["energy_unit"] == "eV" and info["settings"]["N_TRAIN"] == 20 and info["elements"] == [1, 6, 8]
     assert info["results"]["test_force_mae_eV_per_A"] * 1000 == pytest.approx(f_mae, abs=0.06)
     split = np.load(run_dir / "split.npz")
     assert (len(split["train_idx"]), len(split["val_idx"]), len(split["test_idx"])) == (20, 10, 10)
     assert not set(split["test_idx"]) & (set(split["train_idx"]) | set(split["val_idx"]))
 
+    # TensorBoard: losses, validation MAEs and the learning rate along its cosine (one value per
+    # epoch, from LEARNING_RATE towards LR_FINAL x LEARNING_RATE); in HPARAMS this run's settings
+    # and test errors, and no "experiment" summary that would hide other scripts' runs
+    (tb_run,) = (tmp_path / "runs").iterdir()
+    assert tb_run.name == run_dir.name == "schnet_e3_lr0.01_f64"
+    scalars = tensorboard_scalars(tb_run)
+    assert {"train_loss", "val_loss", "val_energy_MAE", "val_forces_MAE"} <= set(scalars)
+    cosine = [1e-4 + (1e-2 - 1e-4) * 0.5 * (1 + math.cos(math.pi * k / 3)) for k in range(3)]
+    np.testing.assert_allclose(scalars["lr_schedule"], cosine, rtol=1e-6)
+    assert scalars["test/force_MAE_kcal_per_mol_A"][0] == pytest.approx(f_mae / 1000 * EV_KCAL, rel=1e-3)
+    raw = b"".join(p.read_bytes() for p in tb_run.glob("events.out.tfevents.*"))
+    assert b"_hparams_/session_start_info" in raw and b"LEARNING_RATE" in raw
+    assert b"_hparams_/experiment" not in raw
+
     # the saved file is a standard SchNetPack model: SpkCalculator loads it, and its errors on the
     # test frames are the ones script2 printed (in double precision: SpkCalculator's default float32
     # rounds the absolute energy, -4210 eV, by up to 0.5 meV)
-    calc = SpkCalculator(model=str(saved[0]), neighbor_list=trn.ASENeighborList(cutoff=5.0),
-                         energy_unit="eV", position_unit="Ang", dtype=torch.float64)
+    calc = SpkCalculator(
+        model=str(saved[0]),
+        neighbor_list=trn.ASENeighborList(cutoff=5.0),
+        energy_unit="eV",
+        position_unit="Ang",
+        dtype=torch.float64,
+    )
     de, df = [], []
     for k in split["test_idx"]:
         atoms = frames[int(k)].copy()
         atoms.calc = calc
         energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-        assert forces.shape == (9, 3) and np.isfinite(forces).all()
         de.append(energy - frames[int(k)].get_potential_energy())
         df.append(forces - frames[int(k)].get_forces())
     assert np.abs(de).mean() * 1000 == pytest.approx(e_mae, abs=0.1)
@@ -243,19 +265,59 @@ def test_train_test_save_load_and_rerun(small_data, tmp_path):
     # the energy offset is stored as SchNetPack's own training stores it (one float64 number)
     offsets = torch.load(saved[0], weights_only=False).postprocessors[1]
     assert offsets.mean.shape == () and offsets.mean.dtype == torch.float64
-
     # ... and SchNetPack's MD engine (what spkmd runs) loads it and runs it, with the same forces
     spkmd_calculator_runs(saved[0], frames[int(split["test_idx"][0])], calc)
 
-    # a rerun (with a time budget that stops it early) never overwrites the first model
-    second = run_script(SCRIPT2, *common, "--epochs", "1000", "--time-budget-s", "2", "--seed", "1")
+    # PaiNN at the default sizes, with a time budget that stops it early: a new folder, the first
+    # model intact, and script3 takes the newest
+    second = run_in(
+        tmp_path,
+        SCRIPT2,
+        "--quick",
+        *SMALL,
+        "--db-path",
+        db,
+        "--model",
+        "painn",
+        "--n-features",
+        64,
+        "--n-interactions",
+        3,
+        "--epochs",
+        1000,
+        "--time-budget-s",
+        2,
+        "--seed",
+        1,
+    )
     assert second.returncode == 0, second.stderr[-3000:]
-    epochs = int(re.search(r"trained (\d+) epochs", second.stdout).group(1))
-    assert 1 <= epochs < 1000
+    assert "painn: 3 interactions, 64 features, 20 Gaussians" in second.stdout
+    assert "157,313 trainable parameters" in second.stdout
+    assert 1 <= int(re.search(r"trained (\d+) epochs", second.stdout).group(1)) < 1000
     saved2 = sorted(models.glob("*/best_model"))
     assert len(saved2) == 2 and saved[0] in saved2
-    assert sc.newest_model(models) != saved[0]  # script3 takes the newest
-    assert len(list(runs.iterdir())) == 2
+    assert tools.newest_model(models) != saved[0] and "painn" in tools.newest_model(models).parent.name
+    assert len(list((tmp_path / "runs").iterdir())) == 2
+
+
+def test_diverged_training_saves_nothing(small_data, tmp_path):
+    res = run_in(
+        tmp_path,
+        SCRIPT2,
+        "--quick",
+        *SMALL,
+        "--db-path",
+        small_data[2],
+        "--learning-rate",
+        1e6,
+        "--epochs",
+        2,
+        cwd=tmp_path,
+    )
+    assert res.returncode != 0
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: training diverged") and "LEARNING_RATE" in err[0]
+    assert not list((tmp_path / "schnet_tutorial" / "models").glob("*"))
 
 
 def test_md17_path_on_a_local_npz(tmp_path):
@@ -263,16 +325,14 @@ def test_md17_path_on_a_local_npz(tmp_path):
     npz = tmp_path / "md17_ethanol.npz"
     np.savez(npz, z=z, R=R, E=E[:, None], F=F)
     db = tmp_path / "md17.db"
-    res = run_script(SCRIPT1, "--source", "md17", "--md17-file", npz, "--db-path", db,
-                     "--figures-dir", tmp_path, cwd=tmp_path)
+    res = run_in(tmp_path, SCRIPT1, "--source", "md17", "--md17-file", npz, "--db-path", db, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"{len(E)} frames of 9 atoms" in res.stdout
     # MD17's kcal/mol are converted to eV by SchNetPack's units
     assert f"energy {E.min() / EV_KCAL:.3f} .. {E.max() / EV_KCAL:.3f} eV" in res.stdout
-    e_db, f_db, _ = sc.read_energies_forces(db)
+    e_db, f_db, _ = tools.read_energies_forces(db)
     np.testing.assert_allclose(f_db, F.reshape(-1, 3) / EV_KCAL, rtol=1e-6)
-    again = run_script(SCRIPT1, "--source", "md17", "--md17-file", npz, "--db-path", db,
-                       "--figures-dir", tmp_path)
+    again = run_in(tmp_path, SCRIPT1, "--source", "md17", "--md17-file", npz, "--db-path", db)
     assert "is up to date" in again.stdout
 
 
@@ -281,6 +341,7 @@ def test_rmd17_path_on_a_local_archive(tmp_path):
     z, R, E, F = md17_arrays(n=10, seed=1)
     archive = tmp_path / "rmd17.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
+
         def add(name, data):
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -293,8 +354,9 @@ def test_rmd17_path_on_a_local_archive(tmp_path):
             add(f"rmd17/splits/index_train_0{i}.csv", b"0\n1\n2\n")
             add(f"rmd17/splits/index_test_0{i}.csv", b"3\n4\n")
     db = tmp_path / "rmd17.db"
-    res = run_script(SCRIPT1, "--source", "rmd17", "--md17-file", archive, "--db-path", db,
-                     "--figures-dir", tmp_path, cwd=tmp_path)
+    res = run_in(
+        tmp_path, SCRIPT1, "--source", "rmd17", "--md17-file", archive, "--db-path", db, cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "10 frames of 9 atoms" in res.stdout
     assert f"energy {E.min() / EV_KCAL:.3f} .. {E.max() / EV_KCAL:.3f} eV" in res.stdout
@@ -302,46 +364,71 @@ def test_rmd17_path_on_a_local_archive(tmp_path):
 
 def test_download_without_network_is_one_line_error(tmp_path):
     # a proxy nobody listens on: the download fails at once, as it does offline
-    env = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
-           "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
-    import subprocess
-
+    proxy = "http://127.0.0.1:9"
+    env = dict(
+        os.environ,
+        MPLBACKEND="Agg",
+        ML_TUTORIAL_OUTPUT=str(tmp_path),
+        http_proxy=proxy,
+        https_proxy=proxy,
+        HTTP_PROXY=proxy,
+        HTTPS_PROXY=proxy,
+    )
     for source in ("md17", "rmd17"):
-        res = subprocess.run([sys.executable, str(SCRIPT1), "--source", source, "--db-path",
-                              str(tmp_path / f"{source}.db")], cwd=tmp_path, capture_output=True,
-                             text=True, timeout=300, env=dict(os.environ, MPLBACKEND="Agg", **env))
+        res = subprocess.run(
+            [sys.executable, str(SCRIPT1), "--source", source, "--db-path", str(tmp_path / f"{source}.db")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
         err = res.stderr.strip().splitlines()
         assert res.returncode != 0
-        assert len(err) == 1 and err[0].startswith(f"error: could not download {source.upper()}"), \
-            res.stderr[-1500:]
+        assert len(err) == 1 and err[0].startswith(f"error: could not download {source.upper()}"), res.stderr[
+            -1500:
+        ]
         assert not list(tmp_path.glob(f"{source}*.db"))  # nothing half-written left behind
 
 
-@pytest.mark.parametrize("script, args, message", [
-    (SCRIPT1, ["--source", "qm9"], "SOURCE must be one of"),
-    (SCRIPT1, ["--data-file", "/nonexistent/x.xyz", "--db-path", "{tmp}/x.db"], "not found"),
-    (SCRIPT1, ["--data-file", "{tmp}/corrupt.xyz", "--db-path", "{tmp}/c.db"], "cannot read"),
-    (SCRIPT1, ["--data-file", "{tmp}/no_forces.xyz", "--db-path", "{tmp}/c.db"], "cannot read"),
-    (SCRIPT1, ["--source", "rmd17", "--md17-file", "{tmp}/nothing.tar.gz", "--db-path", "{tmp}/r.db"],
-     "MD17_FILE"),
-    (SCRIPT1, ["--source", "md17", "--md17-file", "{tmp}/corrupt.xyz", "--db-path", "{tmp}/r.db"],
-     "could not read the MD17 data"),
-    (SCRIPT2, ["--db-path", "{tmp}/missing.db"], "run script1_prepare_data.py first"),
-    (SCRIPT2, ["--db-path", "{tmp}/corrupt.xyz"], "cannot read database"),
-    (SCRIPT2, ["--db-path", "{db}", "--n-train", "35"], "leaves no test frames"),
-    (SCRIPT2, ["--learning-rate", "-1"], "LEARNING_RATE must be > 0"),
-    (SCRIPT2, ["--batch-size", "0"], "BATCH_SIZE must be >= 1"),
-    (SCRIPT2, ["--epochs", "two"], "EPOCHS must be an integer"),
-    (SCRIPT2, ["--model", "nequip"], "MODEL must be one of"),
-    (SCRIPT2, ["--lr-schedule", "step"], "LR_SCHEDULE must be one of"),
-    (SCRIPT2, ["--cutoff", "0"], "CUTOFF must be > 0"),
-])
+@pytest.mark.parametrize(
+    "script, args, message",
+    [
+        (SCRIPT1, ["--source", "qm9"], "SOURCE must be one of"),
+        (SCRIPT1, ["--data-file", "/nonexistent/x.xyz", "--db-path", "{tmp}/x.db"], "not found"),
+        (SCRIPT1, ["--data-file", "{tmp}/corrupt.xyz", "--db-path", "{tmp}/c.db"], "cannot read"),
+        (SCRIPT1, ["--data-file", "{tmp}/no_forces.xyz", "--db-path", "{tmp}/c.db"], "need an energy"),
+        (
+            SCRIPT1,
+            ["--source", "rmd17", "--md17-file", "{tmp}/nothing.tar.gz", "--db-path", "{tmp}/r.db"],
+            "MD17_FILE",
+        ),
+        (
+            SCRIPT1,
+            ["--source", "md17", "--md17-file", "{tmp}/corrupt.xyz", "--db-path", "{tmp}/r.db"],
+            "could not read the MD17 data",
+        ),
+        (SCRIPT2, ["--db-path", "{tmp}/missing.db"], "run script1_prepare_data.py first"),
+        (SCRIPT2, ["--db-path", "{tmp}/corrupt.xyz"], "cannot read database"),
+        (SCRIPT2, ["--db-path", "{db}", "--n-train", "35"], "leaves no test frames"),
+        (SCRIPT2, ["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
+        (SCRIPT2, ["--batch-size", "0"], "BATCH_SIZE must be an integer >= 1"),
+        (SCRIPT2, ["--epochs", "two"], "EPOCHS must be an integer"),
+        (SCRIPT2, ["--model", "nequip"], "MODEL must be one of"),
+        (SCRIPT2, ["--lr-schedule", "step"], "LR_SCHEDULE must be one of"),
+        (SCRIPT2, ["--cutoff", "0"], "CUTOFF must be a finite number > 0"),
+        (SCRIPT2, ["--quick", *SMALL, "--db-path", "{db}", "--accelerator", "gpu"], "no GPU"),
+    ],
+)
 def test_bad_input_gives_one_line_error(script, args, message, tmp_path, small_data):
+    import torch
+
+    if "gpu" in args and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
     (tmp_path / "corrupt.xyz").write_text("9\nnot an xyz file\nC 0 0\n")
     write(str(tmp_path / "no_forces.xyz"), molecule("CH3CH2OH"))
-    db = small_data[2]
-    res = run_script(script, *[a.format(tmp=tmp_path, db=db) for a in args], cwd=tmp_path)
+    res = run_in(tmp_path, script, *[a.format(tmp=tmp_path, db=small_data[2]) for a in args], cwd=tmp_path)
     assert res.returncode != 0
     err = res.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0], res.stderr[-1500:]
-    assert not list(tmp_path.glob("*.db"))  # no half-written database left behind
+    assert not list(tmp_path.glob("*.db")) and not (tmp_path / "schnet_tutorial" / "models").exists()

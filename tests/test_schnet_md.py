@@ -1,35 +1,33 @@
-"""MD with a SchNetPack model: schnet_tutorial/md_tools.py and schnet_tutorial/script3_run_md.py.
+"""MD with a SchNetPack model: schnet_tutorial.tools (calculators, checks, files) and script3_run_md.py,
+plus script2 and script3 run as notebooks.
 
 The models here are small and untrained (random weights): enough to check the mechanics (loading,
 calculators, forces = -dE/dR, trajectories, reruns, error handling) in seconds.
 """
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+import copy
+import json
 
 import numpy as np
 import pytest
+import schnetpack as spk
+import schnetpack.transform as trn
 import torch
 from ase.build import molecule
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 from ase.io.trajectory import Trajectory
+from schnetpack.interfaces import SpkCalculator
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT3 = ROOT / "schnet_tutorial" / "script3_run_md.py"
-sys.path.insert(0, str(ROOT / "schnet_tutorial"))
-import md_tools  # noqa: E402
+from conftest import ROOT, notebook_images, run_notebook, run_script
+from schnet_tutorial import tools
 
-import schnetpack as spk  # noqa: E402
-import schnetpack.transform as trn  # noqa: E402
-from schnetpack.interfaces import SpkCalculator  # noqa: E402
-
+TUT = ROOT / "schnet_tutorial"
+SCRIPT1, SCRIPT2, SCRIPT3 = (TUT / f"script{k}.py" for k in ("1_prepare_data", "2_train_schnet", "3_run_md"))
 CUTOFF = 5.0
 
 
-def make_model(kind="schnet", seed=0, shared=False, atomwise_act=None, centered_rbf=False,
-               atomrefs=False):
+def make_model(kind="schnet", seed=0, shared=False, atomwise_act=None, centered_rbf=False, atomrefs=False):
     """A small random-weight SchNetPack potential with the usual energy postprocessors."""
     torch.manual_seed(seed)
     if centered_rbf:
@@ -37,25 +35,39 @@ def make_model(kind="schnet", seed=0, shared=False, atomwise_act=None, centered_
     else:
         rbf = spk.nn.GaussianRBF(n_rbf=12, cutoff=CUTOFF)
     if kind == "schnet":
-        rep = spk.representation.SchNet(n_atom_basis=16, n_interactions=2, radial_basis=rbf,
-                                        cutoff_fn=spk.nn.CosineCutoff(CUTOFF), n_filters=24,
-                                        shared_interactions=shared)
+        rep = spk.representation.SchNet(
+            n_atom_basis=16,
+            n_interactions=2,
+            radial_basis=rbf,
+            cutoff_fn=spk.nn.CosineCutoff(CUTOFF),
+            n_filters=24,
+            shared_interactions=shared,
+        )
     else:
-        rep = spk.representation.PaiNN(n_atom_basis=8, n_interactions=1, radial_basis=rbf,
-                                       cutoff_fn=spk.nn.CosineCutoff(CUTOFF))
+        rep = spk.representation.PaiNN(
+            n_atom_basis=8, n_interactions=1, radial_basis=rbf, cutoff_fn=spk.nn.CosineCutoff(CUTOFF)
+        )
     kwargs = {} if atomwise_act is None else {"activation": atomwise_act}
     refs = torch.linspace(-2.0, 2.0, 100) if atomrefs else None
     model = spk.model.NeuralNetworkPotential(
         representation=rep,
         input_modules=[spk.atomistic.PairwiseDistances()],
-        output_modules=[spk.atomistic.Atomwise(n_in=rep.n_atom_basis, output_key="energy", **kwargs),
-                        spk.atomistic.Forces(energy_key="energy", force_key="forces")],
-        postprocessors=[trn.CastTo64(),
-                        trn.AddOffsets("energy", add_mean=True, add_atomrefs=atomrefs,
-                                       property_mean=torch.tensor([-34.5]), atomrefs=refs)],
+        output_modules=[
+            spk.atomistic.Atomwise(n_in=rep.n_atom_basis, output_key="energy", **kwargs),
+            spk.atomistic.Forces(energy_key="energy", force_key="forces"),
+        ],
+        postprocessors=[
+            trn.CastTo64(),
+            trn.AddOffsets(
+                "energy",
+                add_mean=True,
+                add_atomrefs=atomrefs,
+                property_mean=torch.tensor([-34.5]),
+                atomrefs=refs,
+            ),
+        ],
     )
-    # make the random network less trivial than zero biases
-    with torch.no_grad():
+    with torch.no_grad():  # make the random network less trivial than zero biases
         for name, p in model.named_parameters():
             if name.endswith("bias"):
                 p.normal_(0.0, 0.3)
@@ -68,11 +80,33 @@ def ethanol(rattle=0.05, seed=1):
     return atoms
 
 
+def spk_reference(model, atoms, dtype):
+    calc = SpkCalculator(
+        model=copy.deepcopy(model),
+        neighbor_list=trn.ASENeighborList(cutoff=CUTOFF),
+        energy_unit="eV",
+        dtype=dtype,
+    )
+    a = atoms.copy()
+    a.calc = calc
+    return a.get_potential_energy(), a.get_forces()
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """Model files (torch.save of the whole model, as spktrain and script2 write them) and data."""
+    """Model folders as script2 writes them (best_model, split.npz, model_info.json naming the
+    database), a PaiNN model file alone (as a foreign model), a small database and a start file."""
     d = tmp_path_factory.mktemp("md")
-    paths = {}
+    frames = []
+    for k in range(6):
+        a = ethanol(rattle=0.03, seed=10 + k)
+        a.info["frame"] = k
+        a.calc = SinglePointCalculator(a, energy=-100.0 - k, forces=np.zeros((9, 3)))
+        frames.append(a)
+    paths = {"dir": d, "db": d / "small.db", "start": d / "start.xyz", "data": d / "frames.xyz"}
+    tools.build_database(frames, paths["db"])
+    write(paths["data"], frames, format="extxyz")
+    write(paths["start"], ethanol())
     gentle = make_model()  # small forces: a random network must not tear ethanol apart in 20 steps
     with torch.no_grad():
         gentle.output_modules[0].outnet[-1].weight.mul_(0.01)
@@ -80,27 +114,11 @@ def files(tmp_path_factory):
         (d / name).mkdir()
         paths[name] = d / name / "best_model"
         torch.save(model, paths[name])
-    # a small data file (extxyz, eV and eV/Å) and a split next to the SchNet model
-    frames = []
-    for k in range(6):
-        a = ethanol(rattle=0.03, seed=10 + k)
-        a.info["energy"] = -100.0 - k
-        a.info["frame"] = k
-        frames.append(a)
-    paths["data"] = d / "ethanol_small.xyz"
-    write(paths["data"], frames, format="extxyz")
-    np.savez(d / "schnet" / "split.npz", train_idx=np.array([0, 1, 2]), val_idx=np.array([3]),
-             test_idx=np.array([4]))
-    paths["start"] = d / "start.xyz"
-    write(paths["start"], ethanol())
-    paths["dir"] = d
+    np.savez(d / "schnet" / "split.npz", train_idx=[0, 1, 2], val_idx=[3], test_idx=[4])
+    (d / "schnet" / "model_info.json").write_text(
+        json.dumps({"energy_unit": "eV", "database": str(paths["db"])})
+    )
     return paths
-
-
-def run_script3(*args, cwd):
-    env = dict(os.environ, MPLBACKEND="Agg")
-    return subprocess.run([sys.executable, str(SCRIPT3), *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 def error_lines(stderr):
@@ -109,109 +127,84 @@ def error_lines(stderr):
     return [ln for ln in lines if "Warning" not in ln and not ln.startswith("  ")]
 
 
+def one_line_error(capsys, call):
+    """The message of a tools function that stops the script (common.settings.fail)."""
+    with pytest.raises(SystemExit):
+        call()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
 # ------------------------------------------------------------------ calculators
-def test_saved_model_loads_in_spkcalculator(files):
-    calc = SpkCalculator(model=str(files["schnet"]), neighbor_list=trn.ASENeighborList(cutoff=CUTOFF),
-                         energy_unit="eV")
-    atoms = ethanol()
-    atoms.calc = calc
-    energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-    assert np.isfinite(energy) and forces.shape == (9, 3)
-    assert np.abs(forces).max() > 1e-4  # a random network still has forces
-    # the same file through md_tools.load_model
-    model = md_tools.load_model(files["schnet"])
-    assert md_tools.model_cutoff(model) == pytest.approx(CUTOFF)
-    assert md_tools.NumpySchNet.unsupported(model) is None
-    assert md_tools.load_model(files["schnet"].parent) is not None  # a folder with best_model
-
-
-def spk_reference(model, atoms, dtype):
-    calc = SpkCalculator(model=model, neighbor_list=trn.ASENeighborList(cutoff=CUTOFF),
-                         energy_unit="eV", dtype=dtype)
-    a = atoms.copy()
-    a.calc = calc
-    return a.get_potential_energy(), a.get_forces()
-
-
-@pytest.mark.parametrize("variant", [
-    {},
-    {"shared": True, "atomrefs": True},
-    {"atomwise_act": spk.nn.shifted_softplus, "centered_rbf": True},
-])
-def test_numpy_schnet_matches_spkcalculator(variant):
-    import copy
-
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {},
+        {"shared": True, "atomrefs": True},
+        {"atomwise_act": spk.nn.shifted_softplus, "centered_rbf": True},
+        {"kind": "painn"},
+    ],
+)
+def test_fast_calculator_matches_spkcalculator(variant):
+    """script3's calculator (the model itself, inputs built once) = SchNetPack's SpkCalculator."""
     model = make_model(seed=3, **variant)
     atoms = ethanol(rattle=0.1)
-    calc = md_tools.make_calculator(copy.deepcopy(model), atoms, energy_unit="eV")
-    assert calc.backend == "numpy"
-    atoms.calc = calc
+    atoms.calc = tools.make_calculator(copy.deepcopy(model), atoms, "eV")
+    assert isinstance(atoms.calc, tools.MoleculeCalculator)
     energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-    e64, f64 = spk_reference(copy.deepcopy(model), atoms, torch.float64)
+    e64, f64 = spk_reference(model, atoms, torch.float64)
     assert energy == pytest.approx(e64, rel=1e-12, abs=1e-10)
     np.testing.assert_allclose(forces, f64, rtol=0, atol=1e-10 * np.abs(f64).max())
-    e32, f32 = spk_reference(copy.deepcopy(model), atoms, torch.float32)  # SpkCalculator's default
+    e32, f32 = spk_reference(model, atoms, torch.float32)  # SpkCalculator's default
     assert energy == pytest.approx(e32, rel=1e-5)
     np.testing.assert_allclose(forces, f32, rtol=0, atol=1e-5 * np.abs(f64).max())
+    atoms.positions[0] += 0.05  # after a step: still the same as SpkCalculator
+    e64, f64 = spk_reference(model, atoms, torch.float64)
+    assert atoms.get_potential_energy() == pytest.approx(e64, rel=1e-12)
+    np.testing.assert_allclose(atoms.get_forces(), f64, rtol=0, atol=1e-10 * np.abs(f64).max())
 
 
-def test_numpy_schnet_pairs_beyond_cutoff_match_neighbour_list():
-    import copy
-
-    model = make_model(seed=5)
+@pytest.mark.parametrize("kind", ["schnet", "painn"])
+def test_pairs_beyond_the_cutoff_change_nothing(kind):
+    """The fast calculator keeps every pair; the cutoff function gives those beyond it zero weight."""
+    model = make_model(kind, seed=5)
     atoms = ethanol()
     atoms.positions[2:] += [0.0, 0.0, 4.0]  # pull O and Hs away: some pairs now beyond 5 Å
-    d = atoms.get_all_distances()
-    assert (d > CUTOFF).any()
-    calc = md_tools.make_calculator(copy.deepcopy(model), atoms)
-    atoms.calc = calc
-    e64, f64 = spk_reference(copy.deepcopy(model), atoms, torch.float64)
+    assert (atoms.get_all_distances() > CUTOFF).any()
+    atoms.calc = tools.make_calculator(copy.deepcopy(model), atoms)
+    e64, f64 = spk_reference(model, atoms, torch.float64)
     assert atoms.get_potential_energy() == pytest.approx(e64, rel=1e-12)
     np.testing.assert_allclose(atoms.get_forces(), f64, atol=1e-10 * np.abs(f64).max())
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
-def test_forces_are_minus_energy_gradient(backend):
-    model = make_model(seed=7)
+def test_forces_are_minus_energy_gradient():
     atoms = ethanol(rattle=0.1)
-    calc = md_tools.make_calculator(model, atoms, kind=backend)
-    potential = calc.potential
+    calc = tools.make_calculator(make_model(seed=7), atoms)
     R = atoms.positions.copy()
-    _, forces = potential(R)
-    h = 1e-4  # Å, central differences in float64
-    fd = np.zeros_like(R)
+
+    def energy(positions):
+        a = atoms.copy()
+        a.positions = positions
+        return calc.get_potential_energy(a)
+
+    forces = calc.get_forces(atoms)
+    h, fd = 1e-4, np.zeros_like(R)  # Å, central differences in float64
     for i in range(len(R)):
         for k in range(3):
             Rp, Rm = R.copy(), R.copy()
             Rp[i, k] += h
             Rm[i, k] -= h
-            fd[i, k] = -(potential(Rp)[0] - potential(Rm)[0]) / (2 * h)
+            fd[i, k] = -(energy(Rp) - energy(Rm)) / (2 * h)
     np.testing.assert_allclose(forces, fd, rtol=0, atol=1e-6 * np.abs(fd).max())
     assert np.abs(forces.sum(axis=0)).max() < 1e-9 * np.abs(forces).max()  # no net force
 
 
-def test_torch_backend_runs_painn_and_matches_spkcalculator(files):
-    import copy
-
-    model = md_tools.load_model(files["painn"])
-    assert "PaiNN" in md_tools.NumpySchNet.unsupported(model)
-    atoms = ethanol(rattle=0.1)
-    calc = md_tools.make_calculator(copy.deepcopy(model), atoms)  # auto -> torch for PaiNN
-    assert calc.backend == "torch"
-    atoms.calc = calc
-    e64, f64 = spk_reference(copy.deepcopy(model), atoms, torch.float64)
-    assert atoms.get_potential_energy() == pytest.approx(e64, rel=1e-10)
-    np.testing.assert_allclose(atoms.get_forces(), f64, atol=1e-9 * np.abs(f64).max())
-    with pytest.raises(md_tools.MDSetupError, match="plain SchNet"):
-        md_tools.make_calculator(model, atoms, kind="numpy")
-
-
 def test_calculator_recomputes_only_when_positions_change():
     atoms = ethanol()
-    calc = md_tools.make_calculator(make_model(seed=2), atoms)
+    calc = tools.make_calculator(make_model(seed=2), atoms)
     calls = []
-    inner = calc.potential
-    calc.potential = lambda R: calls.append(1) or inner(R)
+    calc.model.register_forward_pre_hook(lambda module, args: calls.append(1))
     atoms.calc = calc
     e1 = atoms.get_potential_energy()
     f1 = atoms.get_forces()
@@ -219,8 +212,7 @@ def test_calculator_recomputes_only_when_positions_change():
     f1[0, 0] = 123.0  # callers get copies, the cache stays intact
     assert atoms.get_forces()[0, 0] != 123.0 and len(calls) == 1
     atoms.positions[3, 1] += 0.01  # in-place change, as MD integrators do
-    e2 = atoms.get_potential_energy()
-    assert len(calls) == 2 and e2 != e1
+    assert atoms.get_potential_energy() != e1 and len(calls) == 2
     atoms.set_positions(atoms.positions)  # same values: no new calculation
     atoms.get_forces()
     assert len(calls) == 2
@@ -229,182 +221,215 @@ def test_calculator_recomputes_only_when_positions_change():
 def test_energy_unit_conversion():
     atoms = ethanol()
     model = make_model(seed=4)
-    ev = md_tools.make_calculator(model, atoms, energy_unit="eV")
-    kcal = md_tools.make_calculator(model, atoms, energy_unit="kcal/mol")
-    e_ev, f_ev = ev.potential(atoms.positions)
-    a = atoms.copy()
-    a.calc = kcal
-    assert a.get_potential_energy() == pytest.approx(e_ev * 0.0433641, rel=1e-5)
-    np.testing.assert_allclose(a.get_forces(), f_ev * 0.0433641, rtol=1e-5)
+    a, b = atoms.copy(), atoms.copy()
+    a.calc = tools.make_calculator(copy.deepcopy(model), a, energy_unit="eV")
+    b.calc = tools.make_calculator(copy.deepcopy(model), b, energy_unit="kcal/mol")
+    assert b.get_potential_energy() == pytest.approx(a.get_potential_energy() * 0.0433641, rel=1e-5)
+    np.testing.assert_allclose(b.get_forces(), a.get_forces() * 0.0433641, rtol=1e-5)
 
 
-def test_model_energy_unit_from_json_next_to_the_model(tmp_path):
-    import json
-
+def test_model_energy_unit_from_the_model_folder(tmp_path):
     (tmp_path / "best_model").write_bytes(b"")
-    assert md_tools.model_energy_unit(tmp_path / "best_model") == "eV"  # the tutorial's default
-    (tmp_path / "notes.json").write_text("[1, 2]")
-    (tmp_path / "run.json").write_text(json.dumps({"units": {"energy": "kcal/mol"}}))
-    assert md_tools.model_energy_unit(tmp_path / "best_model") == "kcal/mol"
-    assert md_tools.model_energy_unit(tmp_path) == "kcal/mol"
+    assert tools.model_energy_unit(tmp_path / "best_model") == "eV"  # the tutorial's default
+    (tmp_path / "config.yaml").write_text("data:\n  property_units:\n    energy: kcal/mol\n")  # spktrain's
+    assert tools.model_energy_unit(tmp_path / "best_model") == "kcal/mol"
+    (tmp_path / "model_info.json").write_text(json.dumps({"energy_unit": "Hartree"}))  # script2's wins
+    assert tools.model_energy_unit(tmp_path) == "Hartree"
 
 
-def test_load_model_errors_are_one_line(tmp_path, files):
-    with pytest.raises(md_tools.MDSetupError, match="model file not found"):
-        md_tools.load_model(tmp_path / "nope" / "best_model")
-    with pytest.raises(md_tools.MDSetupError, match="no model file 'best_model'"):
-        md_tools.load_model(tmp_path)
+def test_load_model_errors_are_one_line(tmp_path, files, capsys):
+    assert tools.load_model(files["schnet"].parent) is not None  # a folder with best_model
+    assert tools.model_cutoff(tools.load_model(files["painn"])) == pytest.approx(CUTOFF)
+    assert "model file not found" in one_line_error(capsys, lambda: tools.load_model(tmp_path / "nope"))
     junk = tmp_path / "junk_model"
     junk.write_text("this is not a model\n")
-    with pytest.raises(md_tools.MDSetupError, match="is not a SchNetPack model file") as err:
-        md_tools.load_model(junk)
-    assert "\n" not in str(err.value)
-    ckpt = tmp_path / "last.ckpt"
-    torch.save({"state_dict": {}, "epoch": 3}, ckpt)
-    with pytest.raises(md_tools.MDSetupError, match="Lightning checkpoint"):
-        md_tools.load_model(ckpt)
+    assert "is not a SchNetPack model file" in one_line_error(capsys, lambda: tools.load_model(junk))
+    torch.save({"state_dict": {}, "epoch": 3}, tmp_path / "last.ckpt")
+    assert "Lightning checkpoint" in one_line_error(capsys, lambda: tools.load_model(tmp_path / "last.ckpt"))
     energy_only = make_model()
     energy_only.output_modules = torch.nn.ModuleList([energy_only.output_modules[0]])
     energy_only.collect_outputs()
     torch.save(energy_only, tmp_path / "energy_only")
-    with pytest.raises(md_tools.MDSetupError, match="needs 'energy' and 'forces'"):
-        md_tools.load_model(tmp_path / "energy_only")
+    message = one_line_error(capsys, lambda: tools.load_model(tmp_path / "energy_only"))
+    assert "needs 'energy' and 'forces'" in message
 
 
-def test_start_geometry_from_test_split_and_gzip_files(tmp_path, files):
-    import gzip
-    import shutil
-
-    gz = tmp_path / "frames.xyz.gz"
-    with open(files["data"], "rb") as src, gzip.open(gz, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    frames = md_tools.read_structures(gz)
-    assert len(frames) == 6 and frames[5].info["frame"] == 5
-    split = files["schnet"].parent / "split.npz"
-    atoms, origin = md_tools.start_geometry(None, gz, split, seed=0)
-    assert atoms.info["frame"] == 4 and "test set" in origin
-    atoms, origin = md_tools.start_geometry(f"{gz}@2")
-    assert atoms.info["frame"] == 2
-    atoms, origin = md_tools.start_geometry(None, gz, tmp_path / "no_split.npz", seed=0)
-    assert "no split file" in origin
-    with pytest.raises(md_tools.MDSetupError, match="data file not found"):
-        md_tools.start_geometry(None, tmp_path / "missing.xyz.gz")
+def test_start_geometry(files, capsys):
+    atoms, origin = tools.start_geometry("", files["schnet"], seed=0)  # the split's only test frame
+    assert "small.db, frame 4 (test set" in origin
+    np.testing.assert_allclose(atoms.positions, ethanol(rattle=0.03, seed=14).positions)
+    atoms, origin = tools.start_geometry(f"{files['data']}@2", files["schnet"])
+    assert atoms.info["frame"] == 2 and origin.endswith("frame 2")
+    _, origin = tools.start_geometry("", files["painn"])  # a model without model_info.json
+    assert "ethanol_pbe.xyz.gz" in origin and "not found" in origin
+    message = one_line_error(capsys, lambda: tools.start_geometry(f"{files['data']}@99", files["schnet"]))
+    assert "has 6 frames" in message
 
 
 # ------------------------------------------------------------------ stability and files
 def test_stability_monitor_catches_broken_and_squeezed_bonds_and_drift():
+    class Dyn:
+        nsteps, dt = 7, 0.5 * tools.units.fs
+
     atoms = ethanol(rattle=0.0)
-    monitor = md_tools.StabilityMonitor(atoms, max_stretch=1.5, max_compress=0.6)
-    atoms.calc = md_tools.make_calculator(make_model(), atoms)
-    monitor.check()  # the start is fine
+    atoms.calc = tools.make_calculator(make_model(), atoms)
+    monitor = tools.StabilityMonitor(atoms, Dyn())
+    monitor()  # the start is fine
     assert len(monitor.d0) == 8  # ethanol has 8 bonds
-    stretched = atoms.copy()
-    stretched.calc = atoms.calc
-    h = int(np.flatnonzero(stretched.numbers == 1)[0])
+    h = int(np.flatnonzero(atoms.numbers == 1)[0])
     partner = monitor.bi[monitor.bj == h][0] if (monitor.bj == h).any() else monitor.bj[monitor.bi == h][0]
-    stretched.positions[h] += 0.8 * (stretched.positions[h] - stretched.positions[partner])
-    mon2 = md_tools.StabilityMonitor(atoms)
-    mon2.atoms = stretched
-    with pytest.raises(md_tools.MDBlowUpError, match="stretched"):
-        mon2.check()
-    squeezed = atoms.copy()
-    squeezed.calc = atoms.calc
-    squeezed.positions[h] -= 0.5 * (squeezed.positions[h] - squeezed.positions[partner])
-    mon2.atoms = squeezed
-    with pytest.raises(md_tools.MDBlowUpError, match="compressed"):
-        mon2.check()
-    drift = md_tools.StabilityMonitor(atoms, max_drift_ev_per_atom=0.01)
-    drift.check()
+    for factor, word in ((0.8, "stretched"), (-0.5, "compressed")):
+        moved = atoms.copy()
+        moved.calc = atoms.calc
+        moved.positions[h] += factor * (moved.positions[h] - moved.positions[partner])
+        check = tools.StabilityMonitor(atoms, Dyn())
+        check.atoms = moved
+        with pytest.raises(tools.MDBlowUpError, match=rf"{word}.* at step 7 \(t = 3.5 fs\)"):
+            check()
+    drift = tools.StabilityMonitor(atoms, Dyn(), max_drift=0.01)
+    drift()
     atoms.set_momenta(np.full((9, 3), 3.0))  # kinetic energy jumps: total energy not conserved
-    with pytest.raises(md_tools.MDBlowUpError, match="drifted"):
-        drift.check()
+    with pytest.raises(tools.MDBlowUpError, match="drifted"):
+        drift()
 
 
-def test_archive_previous_never_overwrites(tmp_path):
-    a, b = tmp_path / "simulation.traj", tmp_path / "simulation.log"
-    assert md_tools.archive_previous([a, b]) == []
-    a.write_text("first")
-    b.write_text("first log")
-    moved = md_tools.archive_previous([a, b], stamp="20250101-000000")
-    assert [m[1].name for m in moved] == ["simulation_20250101-000000.traj",
-                                          "simulation_20250101-000000.log"]
-    a.write_text("second")
-    moved = md_tools.archive_previous([a, b], stamp="20250101-000000")  # same second
-    assert moved[0][1].name == "simulation_20250101-000000_2.traj"
-    assert (tmp_path / "simulation_20250101-000000.traj").read_text() == "first"
-    assert (tmp_path / "simulation_20250101-000000_2.traj").read_text() == "second"
+def test_md_files_are_never_shared(tmp_path):
+    names = [tools.new_md_files(tmp_path) for _ in range(3)]  # within one second
+    assert len({t for t, _ in names}) == 3 and all(log.exists() for _, log in names)
+    assert tools.shown(tmp_path / "a b" / "x.traj").startswith('"')
 
 
 # ------------------------------------------------------------------ script3 end to end
-def test_script3_runs_writes_files_and_rerun_keeps_previous(files, tmp_path):
-    out, figs = tmp_path / "ase_calcs", tmp_path / "figures"
-    common = ["--model", files["schnet"], "--data-file", files["data"], "--out-dir", out,
-              "--figures-dir", figs, "--steps", 20, "--traj-interval", 5]
-    first = run_script3(*common, "--write-gif", "true", cwd=tmp_path)
+def test_script3_runs_writes_its_own_files_and_reruns(files, tmp_path):
+    out = tmp_path / "schnet_tutorial" / "ase_calcs"
+    env = {"ML_TUTORIAL_OUTPUT": str(tmp_path)}
+    common = ["--model", files["schnet"], "--steps", 20, "--traj-interval", 5]
+    first = run_script(SCRIPT3, *common, "--write-gif", "true", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
-    assert "frame 4 (test set" in first.stdout  # the split's only test frame
-    assert "ase gui" in first.stdout and "Tools -> Movie -> Play" in first.stdout
-    assert "steps/s" in first.stdout
-    with Trajectory(str(out / "simulation.traj")) as traj:
+    assert "small.db, frame 4 (test set" in first.stdout  # the split's only test frame
+    assert (
+        "model: SchNet" in first.stdout
+        and "ase gui" in first.stdout
+        and "Tools -> Movie -> Play" in first.stdout
+    )
+    assert first.stdout.rstrip().splitlines()[-1].startswith("result: steps_per_s=")
+    (traj1,) = out.glob("simulation_*.traj")
+    with Trajectory(str(traj1)) as traj:
         frames = list(traj)
-    assert len(frames) == 20 // 5 + 1
-    assert frames[-1].get_forces().shape == (9, 3)
+    assert len(frames) == 20 // 5 + 1 and frames[-1].get_forces().shape == (9, 3)
     assert np.isfinite(frames[-1].get_potential_energy())
     assert not np.allclose(frames[0].positions, frames[-1].positions)  # atoms moved
-    log = (out / "simulation.log").read_text()
-    assert "Etot[eV]" in log and len(log.strip().splitlines()) == 1 + 1 + 20 // 10 + 1
-    assert (figs / "schnet_md_energies.png").stat().st_size > 10_000
+    log = traj1.with_suffix(".log").read_text()
+    assert (
+        "Etot[eV]" in log and "SchNet model" in log and len(log.strip().splitlines()) == 1 + 1 + 20 // 10 + 1
+    )
+    assert (tmp_path / "figures" / "schnet_md_energies.png").stat().st_size > 10_000
+    assert (out / "simulation.traj").read_bytes() == traj1.read_bytes()  # the slide's file: the newest run
     from PIL import Image
-    with Image.open(out / "simulation.gif") as gif:
+
+    with Image.open(traj1.with_suffix(".gif")) as gif:
         assert gif.n_frames == 5
 
-    second = run_script3(*common, "--thermostat", "nve", "--start", files["start"], cwd=tmp_path)
+    # a PaiNN model (no model_info.json: a bundled start frame), NVE, a start file: its own files
+    second = run_script(
+        SCRIPT3,
+        "--model",
+        files["painn"],
+        "--steps",
+        20,
+        "--thermostat",
+        "nve",
+        "--start",
+        files["start"],
+        cwd=tmp_path,
+        env=env,
+    )
     assert second.returncode == 0, second.stderr
-    assert "Kept the previous simulation.traj as simulation_" in second.stdout
-    assert "meV/atom" in second.stdout
-    kept = sorted(out.glob("simulation_*.traj"))
-    assert len(kept) == 1 and len(sorted(out.glob("simulation_*.log"))) == 1
-    assert len(sorted(out.glob("simulation_*.gif"))) == 1
-    with Trajectory(str(kept[0])) as traj:
+    assert "model: PaiNN" in second.stdout and "meV/atom" in second.stdout
+    traj2 = next(p for p in out.glob("simulation_*.traj") if p != traj1)
+    assert "PaiNN model" in traj2.with_suffix(".log").read_text()
+    with Trajectory(str(traj1)) as traj:
         assert np.allclose(traj[0].positions, frames[0].positions)  # the first run, intact
     with Trajectory(str(out / "simulation.traj")) as traj:
-        assert len(traj) == 5
         start = read(files["start"])
-        assert np.allclose(traj[0].positions - traj[0].positions.mean(0),
-                           start.positions - start.positions.mean(0))
+        assert np.allclose(
+            traj[0].positions - traj[0].positions.mean(0), start.positions - start.positions.mean(0)
+        )
 
 
 def test_script3_stops_a_blown_up_run_and_keeps_the_trajectory(files, tmp_path):
-    out = tmp_path / "ase_calcs"
-    # default data: a test-split frame (index 4, see the fixture) of the bundled ethanol file
-    res = run_script3("--model", files["schnet"], "--out-dir", out,
-                      "--figures-dir", tmp_path, "--timestep-fs", 10, "--temperature-k", 5000,
-                      "--steps", 200, cwd=tmp_path)
-    assert "ethanol_pbe.xyz.gz, frame 4 (test set" in res.stdout, res.stdout + res.stderr
-    assert res.returncode != 0
+    res = run_script(
+        SCRIPT3,
+        "--model",
+        files["schnet"],
+        "--timestep-fs",
+        10,
+        "--temperature-k",
+        5000,
+        "--steps",
+        200,
+        cwd=tmp_path,
+        env={"ML_TUTORIAL_OUTPUT": str(tmp_path)},
+    )
+    assert res.returncode == 1
     lines = error_lines(res.stderr)
-    assert len(lines) == 1, res.stderr
-    assert "blew up" in lines[0] and "TIMESTEP_FS" in lines[0]
-    with Trajectory(str(out / "simulation.traj")) as traj:
-        n = len(traj)
-    assert 1 <= n < 200 // 5 + 1  # stopped early, what was written is readable
-    assert "# STOPPED" in (out / "simulation.log").read_text()
+    assert len(lines) == 1 and "blew up" in lines[0] and "TIMESTEP_FS" in lines[0], res.stderr
+    (traj_path,) = (tmp_path / "schnet_tutorial" / "ase_calcs").glob("simulation_*.traj")
+    with Trajectory(str(traj_path)) as traj:
+        assert 1 <= len(traj) < 200 // 5 + 1  # stopped early, what was written is readable
+    assert "# STOPPED" in traj_path.with_suffix(".log").read_text()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model", "{dir}/missing/best_model"], "model file not found"),
-    (["--model", "{dir}/ethanol_small.xyz", "--start", "{dir}/start.xyz"],
-     "is not a SchNetPack model file"),
-    (["--model", "{dir}/schnet/best_model", "--steps", "0"], "STEPS must be a positive"),
-    (["--model", "{dir}/schnet/best_model", "--steps", "1e3"], "STEPS must be an integer"),
-    (["--model", "{dir}/schnet/best_model", "--timestep", "1"], "unknown option '--timestep'"),
-    (["--model", "{dir}/schnet/best_model", "--thermostat", "nose"], "THERMOSTAT must be one of"),
-    (["--model", "{dir}/schnet/best_model", "--start", "{dir}/nope.xyz"], "start geometry file not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "{dir}/missing/best_model"], "model file not found"),
+        (["--model", "{dir}/frames.xyz", "--start", "{dir}/start.xyz"], "is not a SchNetPack model file"),
+        (["--model", "{dir}/schnet/best_model", "--steps", "0"], "STEPS must be an integer >= 1"),
+        (["--model", "{dir}/schnet/best_model", "--steps", "1e3"], "STEPS must be an integer"),
+        (["--model", "{dir}/schnet/best_model", "--timestep", "1"], "unknown option --timestep"),
+        (["--model", "{dir}/schnet/best_model", "--thermostat", "nose"], "THERMOSTAT must be one of"),
+        (
+            ["--model", "{dir}/schnet/best_model", "--start", "{dir}/nope.xyz"],
+            "start geometry file not found",
+        ),
+        (["--model", "{dir}/schnet/best_model", "--start", "{dir}/frames.xyz@9"], "has 6 frames"),
+        ([], "no trained model in"),
+    ],
+)
 def test_script3_bad_input_gives_one_line_error(files, tmp_path, args, message):
     args = [a.format(dir=files["dir"]) for a in args]
-    res = run_script3(*args, "--out-dir", tmp_path / "o", "--figures-dir", tmp_path, cwd=tmp_path)
+    res = run_script(SCRIPT3, *args, cwd=tmp_path, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
     assert res.returncode != 0
     lines = error_lines(res.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], res.stderr
-    assert not (tmp_path / "o" / "simulation.traj").exists()
+    assert not list((tmp_path / "schnet_tutorial" / "ase_calcs").glob("*.traj"))
+
+
+# ------------------------------------------------------------------ Jupyter / VS Code
+def test_script2_and_script3_run_as_notebooks(tmp_path):
+    """Converted with jupytext and run cell by cell in an IPython kernel (as Jupyter and VS Code do),
+    with the reduced settings: both finish and show their figure inline."""
+    res = run_script(SCRIPT1, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
+    assert res.returncode == 0, res.stderr[-2000:]
+    train = run_notebook(SCRIPT2, tmp_path)
+    assert notebook_images(train) == 1  # the parity plot
+    text = "".join(out.get("text", "") for cell in train.cells for out in cell.get("outputs", []))
+    assert "1000 training" not in text and "200 training" in text and "result: energy_mae" in text
+    md = run_notebook(SCRIPT3, tmp_path)
+    assert notebook_images(md) == 1  # the energy / temperature figure
+    text = "".join(out.get("text", "") for cell in md.cells for out in cell.get("outputs", []))
+    assert "100 steps in" in text and "(test set: not used in training)" in text
+    stderr = [
+        o.get("text", "")
+        for nb in (train, md)
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr"
+    ]
+    assert not any("Warning" in text for text in stderr), stderr  # no library noise in the notebook
+    assert {p.name for p in (tmp_path / "figures").iterdir()} == {
+        "schnet_energy_histogram.png",
+        "schnet_parity.png",
+        "schnet_md_energies.png",
+    }

@@ -67,7 +67,8 @@ def main(argv: list[str]) -> int:
         print(f"{name:42s} {status:8s} {dt:6.1f} s  | {last[:110]}", flush=True)
     total = time.perf_counter() - start
     print(
-        f"tour: {len(todo) - len(failed)}/{len(todo)} scripts OK in {total:.1f} s; figures and logs in {FIGURES_DIR}"
+        f"tour: {len(todo) - len(failed)}/{len(todo)} scripts OK in {total:.1f} s; "
+        f"figures and logs in {FIGURES_DIR}"
     )
     if failed:
         print(f"failed: {', '.join(failed)}")

@@ -45,18 +45,18 @@ DATA_DIR = HERE / "data"
 
 # ---- settings of the shipped data set (changing any of them makes a different data set) ----------
 N_FRAMES = 2000
-FRAMES_PER_CHAIN = 250        # frame i comes from chain i // FRAMES_PER_CHAIN
-SEED = 20261124               # chain c uses seed SEED + c
+FRAMES_PER_CHAIN = 250  # frame i comes from chain i // FRAMES_PER_CHAIN
+SEED = 20261124  # chain c uses seed SEED + c
 TEMPERATURE_K = 500.0
 TIMESTEP_FS = 0.5
-FRICTION_PER_FS = 0.01        # Langevin friction (1/fs)
-THERMALISE_STEPS = 2000       # 1 ps before the first frame of a chain
-STRIDE_STEPS = 50             # 25 fs between frames
+FRICTION_PER_FS = 0.01  # Langevin friction (1/fs)
+THERMALISE_STEPS = 2000  # 1 ps before the first frame of a chain
+STRIDE_STEPS = 50  # 25 fs between frames
 SAMPLER = "GFN2-xTB"
 XC = "PBE"
 BASIS = "def2-SVP"
 AUXBASIS = "def2-universal-jkfit"
-CONV_TOL = 1e-10              # Hartree
+CONV_TOL = 1e-10  # Hartree
 GRID_LEVEL = 3
 
 DEFAULT_OUT = DATA_DIR / "ethanol_pbe.xyz.gz"
@@ -125,21 +125,43 @@ def _sample_chain_job(args):
 # ---------------------------------------------------------------------------------------------------
 # 2. Labelling with PySCF
 # ---------------------------------------------------------------------------------------------------
-def pbe_energy_forces(symbols, positions, xc=XC, basis=BASIS, auxbasis=AUXBASIS,
-                      conv_tol=CONV_TOL, grid_level=GRID_LEVEL, density_fit=True):
+def pbe_energy_forces(
+    symbols,
+    positions,
+    xc=XC,
+    basis=BASIS,
+    auxbasis=AUXBASIS,
+    conv_tol=CONV_TOL,
+    grid_level=GRID_LEVEL,
+    density_fit=True,
+):
     """Energy (eV) and forces (eV/Å) of one geometry (Å) from a PySCF Kohn-Sham calculation."""
     mf, energy = pbe_scf(symbols, positions, xc, basis, auxbasis, conv_tol, grid_level, density_fit)
     grad = mf.nuc_grad_method().kernel()  # Hartree/Bohr
     return energy * HARTREE_EV, -np.asarray(grad) * HARTREE_EV / BOHR_ANGSTROM
 
 
-def pbe_scf(symbols, positions, xc=XC, basis=BASIS, auxbasis=AUXBASIS,
-            conv_tol=CONV_TOL, grid_level=GRID_LEVEL, density_fit=True):
+def pbe_scf(
+    symbols,
+    positions,
+    xc=XC,
+    basis=BASIS,
+    auxbasis=AUXBASIS,
+    conv_tol=CONV_TOL,
+    grid_level=GRID_LEVEL,
+    density_fit=True,
+):
     """The converged PySCF Kohn-Sham object of one geometry (Å) and its energy (Hartree)."""
     from pyscf import dft, gto
 
-    mol = gto.M(atom=list(zip(symbols, np.asarray(positions).tolist())), basis=basis,
-                unit="Angstrom", charge=0, spin=0, verbose=0)
+    mol = gto.M(
+        atom=list(zip(symbols, np.asarray(positions).tolist())),
+        basis=basis,
+        unit="Angstrom",
+        charge=0,
+        spin=0,
+        verbose=0,
+    )
     mf = dft.RKS(mol)
     mf.xc = xc
     mf.conv_tol = conv_tol
@@ -160,8 +182,12 @@ def _label_job(args):
     frame, symbols, settings = args
     t0 = time.perf_counter()
     energy, forces = pbe_energy_forces(
-        symbols, frame["positions"], xc=settings["xc"], basis=settings["basis"],
-        auxbasis=settings["auxbasis"], conv_tol=settings["conv_tol"],
+        symbols,
+        frame["positions"],
+        xc=settings["xc"],
+        basis=settings["basis"],
+        auxbasis=settings["auxbasis"],
+        conv_tol=settings["conv_tol"],
         grid_level=settings["grid_level"],
     )
     return frame, energy, forces, time.perf_counter() - t0
@@ -206,11 +232,19 @@ def read_frames_tolerant(path: Path):
 
 def settings_dict(args) -> dict:
     return {
-        "sampler": SAMPLER, "seed": args.seed, "temperature_K": TEMPERATURE_K,
-        "timestep_fs": TIMESTEP_FS, "friction_per_fs": FRICTION_PER_FS,
-        "thermalise_steps": THERMALISE_STEPS, "stride_steps": STRIDE_STEPS,
-        "frames_per_chain": FRAMES_PER_CHAIN, "xc": args.xc, "basis": args.basis,
-        "auxbasis": AUXBASIS, "conv_tol": CONV_TOL, "grid_level": GRID_LEVEL,
+        "sampler": SAMPLER,
+        "seed": args.seed,
+        "temperature_K": TEMPERATURE_K,
+        "timestep_fs": TIMESTEP_FS,
+        "friction_per_fs": FRICTION_PER_FS,
+        "thermalise_steps": THERMALISE_STEPS,
+        "stride_steps": STRIDE_STEPS,
+        "frames_per_chain": FRAMES_PER_CHAIN,
+        "xc": args.xc,
+        "basis": args.basis,
+        "auxbasis": AUXBASIS,
+        "conv_tol": CONV_TOL,
+        "grid_level": GRID_LEVEL,
     }
 
 
@@ -219,8 +253,16 @@ def _key(settings: dict, names) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-SAMPLE_KEYS = ("sampler", "seed", "temperature_K", "timestep_fs", "friction_per_fs",
-               "thermalise_steps", "stride_steps", "frames_per_chain")
+SAMPLE_KEYS = (
+    "sampler",
+    "seed",
+    "temperature_K",
+    "timestep_fs",
+    "friction_per_fs",
+    "thermalise_steps",
+    "stride_steps",
+    "frames_per_chain",
+)
 
 
 def work_files(work_dir: Path, settings: dict) -> tuple[Path, Path]:
@@ -249,8 +291,10 @@ def stage_sample(n_frames, settings, geom_path, workers, log):
             jobs.append((chain, need, settings))
     if jobs:
         t0 = time.perf_counter()
-        log(f"sampling {sum(j[1] for j in jobs)} frames in {len(jobs)} GFN2-xTB chains "
-            f"({min(workers, len(jobs))} processes)")
+        log(
+            f"sampling {sum(j[1] for j in jobs)} frames in {len(jobs)} GFN2-xTB chains "
+            f"({min(workers, len(jobs))} processes)"
+        )
         with _pool(min(workers, len(jobs))) as pool:
             for frames in pool.imap_unordered(_sample_chain_job, jobs):
                 for f in frames:
@@ -268,8 +312,10 @@ def stage_label(frames, symbols, settings, label_path, workers, log, from_end=Fa
     todo = [f for f in frames if f["frame"] not in done]
     if from_end:  # lets a second machine work on the same data set from the other end
         todo.reverse()
-    log(f"labelling: {len(done)} frames done, {len(todo)} to do with {settings['xc']}/"
-        f"{settings['basis']} on {workers} processes")
+    log(
+        f"labelling: {len(done)} frames done, {len(todo)} to do with {settings['xc']}/"
+        f"{settings['basis']} on {workers} processes"
+    )
     if not todo:
         return 0.0
     t0 = time.perf_counter()
@@ -285,8 +331,7 @@ def stage_label(frames, symbols, settings, label_path, workers, log, from_end=Fa
             os.fsync(fh.fileno())
             if i % 50 == 0 or i == len(todo):
                 el = time.perf_counter() - t0
-                log(f"  {i}/{len(todo)} frames, {el:.0f} s, {el / i * workers:.1f} s per frame "
-                    f"per process")
+                log(f"  {i}/{len(todo)} frames, {el:.0f} s, {el / i * workers:.1f} s per frame per process")
     return time.perf_counter() - t0
 
 
@@ -325,8 +370,8 @@ def stage_assemble(frames, symbols, settings, label_path, out_path, timing, log)
     meta = {
         "description": "Ethanol, 500 K GFN2-xTB Langevin MD geometries labelled with DFT",
         "level_of_theory": f"{settings['xc']}/{settings['basis']} (PySCF, density fitting "
-                           f"{settings['auxbasis']}, grid level {settings['grid_level']}, "
-                           f"conv_tol {settings['conv_tol']} Ha)",
+        f"{settings['auxbasis']}, grid level {settings['grid_level']}, "
+        f"conv_tol {settings['conv_tol']} Ha)",
         "program": "PySCF",
         "n_frames": len(atoms_list),
         "n_atoms": len(symbols),
@@ -345,8 +390,10 @@ def stage_assemble(frames, symbols, settings, label_path, out_path, timing, log)
     meta_path = out_path.with_name(out_path.name.split(".")[0] + ".json")
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     log(f"wrote {out_path} ({len(atoms_list)} frames) and {meta_path.name}")
-    log(f"energy range {energies.min():.3f} .. {energies.max():.3f} eV, "
-        f"mean |F| component {np.abs(forces).mean():.3f} eV/Å")
+    log(
+        f"energy range {energies.min():.3f} .. {energies.max():.3f} eV, "
+        f"mean |F| component {np.abs(forces).mean():.3f} eV/Å"
+    )
     return meta
 
 
@@ -355,11 +402,18 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=N_FRAMES, help="number of frames (default %(default)s)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output .xyz or .xyz.gz")
-    p.add_argument("--work-dir", type=Path, default=DATA_DIR / "work",
-                   help="where sampled geometries and finished labels are kept for resuming")
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=DATA_DIR / "work",
+        help="where sampled geometries and finished labels are kept for resuming",
+    )
     p.add_argument("--stage", choices=["all", "sample", "label", "assemble"], default="all")
-    p.add_argument("--from-end", action="store_true",
-                   help="label the last frames first (to share the work with another machine)")
+    p.add_argument(
+        "--from-end",
+        action="store_true",
+        help="label the last frames first (to share the work with another machine)",
+    )
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--xc", default=XC)
     p.add_argument("--basis", default=BASIS)
@@ -376,7 +430,7 @@ def main(argv=None) -> int:
                 __import__(mod)
             except ImportError:
                 if mod == "pyscf" or args.stage in ("all", "sample"):
-                    raise DatasetError(f"{mod} is missing: pip install -r requirements-dataset.txt")
+                    raise DatasetError(f"{mod} is missing: pip install -r requirements-dataset.txt") from None
         settings = settings_dict(args)
         geom_path, label_path = work_files(args.work_dir, settings)
         log = lambda msg: print(msg, flush=True)  # noqa: E731
@@ -386,8 +440,7 @@ def main(argv=None) -> int:
             return 0
         t_label = 0.0
         if args.stage in ("all", "label"):
-            t_label = stage_label(frames, symbols, settings, label_path, args.workers, log,
-                                  args.from_end)
+            t_label = stage_label(frames, symbols, settings, label_path, args.workers, log, args.from_end)
             if args.stage == "label":
                 return 0
         timing = {}  # labelling CPU time is summed from the work file in stage_assemble

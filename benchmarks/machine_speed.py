@@ -38,8 +38,10 @@ def matmul_s(n: int = 1000, repeats: int = 3) -> float:
 
 def describe() -> str:
     """One line for a benchmark's header."""
-    return (f"machine speed now: 10M-addition Python loop {python_loop_s():.2f} s, "
-            f"1000x1000 matrix product {matmul_s() * 1000:.0f} ms (lower is faster)")
+    return (
+        f"machine speed now: 10M-addition Python loop {python_loop_s():.2f} s, "
+        f"1000x1000 matrix product {matmul_s() * 1000:.0f} ms (lower is faster)"
+    )
 
 
 if __name__ == "__main__":

@@ -349,24 +349,27 @@ def check_settings(namespace: dict, script: str) -> None:
             check(test(*values), message.format(*values))
 
 
-def check_writable() -> None:
-    """Stop before any work when the output folder cannot be written (read-only, or a full disk)."""
+def check_writable(*folders) -> None:
+    """Stop before any work when an output folder cannot be written (read-only, a file in its place,
+    or a full disk). Without arguments: the figures folder, which every script writes."""
     import tempfile
 
-    from .runs import OUTPUT_ROOT
+    from .runs import FIGURES_DIR
 
-    folder = OUTPUT_ROOT / "figures"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder) as probe:
-            probe.write(b"x" * 65536)
-            probe.flush()
-            os.fsync(probe.fileno())
-    except OSError as err:
-        fail(
-            f"cannot write into {folder} ({err.strerror or err}): make it writable, free some disk space, "
-            f"or set ML_TUTORIAL_OUTPUT to a folder you can write"
-        )
+    for folder in map(Path, folders or [FIGURES_DIR]):
+        try:
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(0, "a file is in its place")
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder) as probe:
+                probe.write(b"x" * 65536)
+                probe.flush()
+                os.fsync(probe.fileno())
+        except OSError as err:
+            fail(
+                f"cannot write into {folder} ({err.strerror or err}): make it a folder you can write, free "
+                "some disk space, or set ML_TUTORIAL_OUTPUT to a folder you can write"
+            )
 
 
 def _limit_threads(n_threads: int) -> None:

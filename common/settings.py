@@ -350,18 +350,19 @@ def check_settings(namespace: dict, script: str) -> None:
 
 
 def check_writable(*folders) -> None:
-    """Stop before any work when an output folder cannot be written (read-only, a file in its place,
-    or a full disk). Without arguments: the figures folder, which every script writes."""
+    """Stop before any work when an output folder (or, if it does not exist yet, the folder it will
+    be made in) cannot be written: read-only, a file in its place, or a full disk. Nothing is
+    created. Without arguments: the figures folder, which every script writes."""
     import tempfile
 
     from .runs import FIGURES_DIR
 
     for folder in map(Path, folders or [FIGURES_DIR]):
         try:
-            if folder.exists() and not folder.is_dir():
+            existing = next(p for p in (folder, *folder.parents) if p.exists())
+            if not existing.is_dir():
                 raise NotADirectoryError(0, "a file is in its place")
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder) as probe:
+            with tempfile.TemporaryFile(dir=existing) as probe:
                 probe.write(b"x" * 65536)
                 probe.flush()
                 os.fsync(probe.fileno())

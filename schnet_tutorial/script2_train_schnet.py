@@ -58,6 +58,7 @@ setup(globals(), "script2_train_schnet")  # command-line overrides and checks
 # itself; they are built once and kept in memory (benchmarks/README.md). The energies are learned
 # relative to the mean energy per atom of the training frames (RemoveOffsets): the network only
 # has to learn the small differences between frames, not -4210 eV. The model computes in float32.
+tools.check_writable(tools.MODELS_DIR, RUNS_DIR)  # before the work: a read-only folder or a full disk
 t_start = time.perf_counter()
 db_path = Path(DB_PATH) if DB_PATH else DATABASE
 n_frames = tools.count_frames(db_path)
@@ -131,7 +132,8 @@ for name, weight in (("energy", ENERGY_WEIGHT), ("forces", FORCE_WEIGHT)):
 # cosine over the epochs (a torch scheduler), the validation loss after every epoch, and
 # SchNetPack's ModelCheckpoint saving the model of the best validation loss as best_model.
 # TensorBoard (tensorboard --logdir=runs) shows the losses, the validation MAEs and the learning
-# rate, and in its HPARAMS tab every run's settings and test errors.
+# rate, and in its HPARAMS tab every run's settings and test errors. Ctrl-C stops the training: the
+# best model so far is then tested and saved, marked as interrupted in model_info.json.
 check(ACCELERATOR != "gpu" or torch.cuda.is_available(), "ACCELERATOR = 'gpu' but PyTorch finds no GPU here")
 task = spk.task.AtomisticTask(
     model=model,
@@ -142,7 +144,7 @@ task = spk.task.AtomisticTask(
     scheduler_args={"T_max": EPOCHS, "eta_min": LR_FINAL * LEARNING_RATE},
 )
 run_name = f"{MODEL}_" + settings_name(e=EPOCHS, lr=LEARNING_RATE, f=N_FEATURES)
-model_dir = tools.new_folder(tools.MODELS_DIR, run_name)  # a new folder per run: nothing is overwritten
+model_dir = tools.new_model_folder(run_name)  # a new folder per run; removed if the run does not finish
 np.savez(model_dir / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
 model_file = str(model_dir / tools.MODEL_FILE)
 checkpoint = spk.train.ModelCheckpoint(model_file, dirpath=model_dir, filename="best", monitor="val_loss")
@@ -164,14 +166,20 @@ trainer = pl.Trainer(
     enable_progress_bar=PROGRESS_BAR,
 )
 t_train = time.perf_counter()
-trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader)
+interrupted = tools.fit(trainer, task, train_loader, val_loader, model_dir)  # True: stopped by Ctrl-C
 train_s = time.perf_counter() - t_train
 if not trainer.is_global_zero:
     raise SystemExit(0)  # several GPUs or nodes: only the first process tests and saves (README.md)
 best_loss = float("nan" if checkpoint.best_model_score is None else checkpoint.best_model_score)
 if not np.isfinite(best_loss):
     shutil.rmtree(model_dir, ignore_errors=True)
+    check(not interrupted, "training interrupted (Ctrl-C) before its first validation: nothing was saved")
     fail(f"training diverged (validation loss {best_loss}): nothing was saved; lower LEARNING_RATE")
+if interrupted:
+    tools.warn(
+        f"training interrupted (Ctrl-C) after {trainer.current_epoch} of {EPOCHS} epochs: the best model so "
+        "far is tested and saved, marked as interrupted"
+    )
 frames_per_s = trainer.current_epoch * len(train_data) / train_s
 print(
     f"trained {trainer.current_epoch} epochs in {train_s:.1f} s ({frames_per_s:.0f} frames/s, validation "
@@ -212,7 +220,7 @@ results = {
     "epochs_done": trainer.current_epoch,
     "train_seconds": train_s,
 }
-tools.save_model_info(model_dir, db_path, train_data, mean_per_atom.item(), settings, results)
+tools.save_model_info(model_dir, db_path, train_data, mean_per_atom.item(), settings, results, interrupted)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.5))
 e0 = test_energies.mean()
@@ -227,7 +235,7 @@ ax2.set_title(f"forces: MAE {mae['forces'] * 1000:.0f} meV/Å ({mae['forces'] * 
 fig.suptitle(f"{MODEL}, {n_params:,} parameters, {trainer.current_epoch} epochs: {len(test_idx)} test frames")
 save_figure(fig, "schnet_parity")
 show()
-print(f"model saved: {model_file}; next: script3_run_md.py")
+print(f"model saved{' (interrupted)' if interrupted else ''}: {model_file}; next: script3_run_md.py")
 print(
     f"result: energy_mae_kcal_per_mol={mae['energy'] * kcal:.3f} force_mae_kcal_per_mol_A="
     f"{mae['forces'] * kcal:.3f} train_s={train_s:.1f} total_s={time.perf_counter() - t_start:.1f}"

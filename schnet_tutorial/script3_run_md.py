@@ -46,6 +46,7 @@ setup(globals(), "script3_run_md")  # command-line overrides and checks
 # The start: a geometry the model never saw in training (a test frame of its database), with
 # random Maxwell-Boltzmann velocities at TEMPERATURE_K and no overall translation or rotation.
 # FixCom keeps the centre of mass in place (ASE then counts 3N - 3 degrees of freedom).
+tools.check_writable(ASE_CALCS_DIR)  # before the work: a read-only folder or a full disk
 model_path = Path(MODEL) if MODEL else tools.newest_model()
 atoms, origin = tools.start_geometry(START, model_path, SEED)
 atoms.calc, atoms.pbc = None, False
@@ -61,10 +62,13 @@ print(f"start geometry: {atoms.get_chemical_formula()} ({len(atoms)} atoms) from
 # "fast" calculator builds the model's inputs once (every atom pair of the molecule is a
 # neighbour) and only updates the positions at each step; SchNetPack's SpkCalculator ("spk")
 # rebuilds them with ASE's neighbour list every step. Both give the same numbers (a test checks).
+# check_model stops here if the model never saw an element of the molecule, or if its forces on the
+# start frame differ from the data's by a unit conversion (a model trained in kcal/mol run as eV).
 model = tools.load_model(model_path)
 model_name = type(model.representation).__name__  # SchNet or PaiNN
 energy_unit = ENERGY_UNIT or tools.model_energy_unit(model_path)
 atoms.calc = tools.make_calculator(model, atoms, energy_unit, CALCULATOR)
+tools.check_model(model_path, model, atoms, energy_unit)
 print(f"model: {model_name}, {tools.shown(model_path)} (energies in {energy_unit}; calculator {CALCULATOR})")
 epot0, t0_k = atoms.get_potential_energy(), atoms.get_temperature()
 print(f"start: potential energy {epot0:.4f} eV, temperature {t0_k:.1f} K")
@@ -167,7 +171,8 @@ if WRITE_GIF:
     gif_path = traj_path.with_suffix(".gif")
     print(f"animated GIF: {tools.shown(gif_path)} ({tools.write_gif(traj_path, gif_path)} frames)")
 if blow_up:
-    advice = "Try a smaller TIMESTEP_FS, a lower TEMPERATURE_K or a better trained model"
+    advice = "Try a smaller TIMESTEP_FS, a lower TEMPERATURE_K, a better trained model or, if the model's "
+    advice += f"energies are not in {energy_unit}, the right ENERGY_UNIT"
     fail(
         f"the MD run blew up: {blow_up}. {advice}; the trajectory up to there is in {tools.shown(traj_path)}",
         1,

@@ -47,6 +47,7 @@ setup(globals(), "script6_vibrations")  # command-line overrides and checks
 # each eigenvector is a pattern of atoms moving together (a normal mode), its eigenvalue omega^2 gives
 # the frequency. The 6 zero eigenvalues are the molecule moving or rotating as a whole.
 t_start = time.perf_counter()
+tools.check_writable(RESULTS_DIR)  # before the work: a read-only folder or a full disk
 REFERENCE = SCHNET_DATA_DIR / "ethanol_pbe_normal_modes.json"
 ref = json.loads(REFERENCE.read_text(encoding="utf-8"))
 pbe = Atoms(numbers=ref["numbers"], positions=ref["positions_A"])
@@ -88,6 +89,7 @@ paths = [Path(MODEL) if MODEL else tools.newest_model()] + ([Path(MODEL2)] if MO
 models = []
 for path in paths:
     model = tools.load_model(path)
+    tools.check_model(path, model, pbe, what="ethanol")  # stops if it never saw C, H or O
     folder = path if path.is_dir() else path.parent
     info_file = folder / "model_info.json"
     info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}

@@ -5,8 +5,10 @@ benchmarks. Everything a student should read is in the scripts; this module hold
 
   data          read_frames, build_database, source_stamp, database_is_current, write_stamp,
                 count_frames, read_energies_forces, load_inputs, molecule_inputs, split_indices
-  training      new_folder, SettingsLogger (TensorBoard's HPARAMS table), count_parameters, predict
-  model files   save_model_info, newest_model, load_model, model_energy_unit, model_cutoff
+  training      check_writable, new_folder, new_model_folder, fit (Ctrl-C, write errors), SettingsLogger
+                (TensorBoard's HPARAMS table), count_parameters, predict
+  model files   save_model_info, newest_model, load_model, model_energy_unit, model_cutoff,
+                model_elements, check_model (elements, units, interrupted training)
   MD            MoleculeCalculator, make_calculator, start_geometry, StabilityMonitor, MDBlowUpError,
                 new_md_files, copy_as, write_gif, shown
 
@@ -16,8 +18,10 @@ A model folder (script2 writes a new one per run under models/, never overwritin
                    SchNetPack's SpkCalculator and its MD engine (spkmd) load;
   best.ckpt        Lightning's checkpoint of that epoch (to resume training);
   split.npz        the frame indices (train_idx, val_idx, test_idx) of the database;
-  model_info.json  settings, units, the database, test errors: written last, when the model is done.
-Problems a user can fix stop the script with one line ``error: ...`` (common.settings.fail).
+  model_info.json  settings, units, the database, its elements, test errors: written last, when the
+                   model is done (a folder without it is removed when the script ends).
+Problems a user can fix stop the script with one line ``error: ...`` (common.settings.fail); doubts
+that do not stop it are one line ``warning: ...`` on stderr (warn).
 """
 
 # ruff: noqa: E402
@@ -37,6 +41,8 @@ import json
 import logging
 import math
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -47,7 +53,7 @@ import schnetpack.transform as trn
 import torch
 from ase import units
 from ase.calculators.calculator import Calculator, all_changes
-from ase.data import covalent_radii
+from ase.data import chemical_symbols, covalent_radii
 from ase.db import connect
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
@@ -56,7 +62,7 @@ from schnetpack.units import convert_units
 from torch.utils.tensorboard import SummaryWriter
 
 from common.runs import MODELS_DIR, SCHNET_DATA_DIR, log_hparams, new_run_dir
-from common.settings import fail
+from common.settings import check_writable, fail  # noqa: F401  (check_writable: the scripts use tools.check_writable)
 
 # Lightning's notes that do not concern a student here (data in memory need no workers; SchNetPack's
 # task stores the model in its hyperparameters; the model folder holds split.npz; ...)
@@ -77,6 +83,11 @@ for _name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilit
 DATA_FILE = SCHNET_DATA_DIR / "ethanol_pbe.xyz.gz"  # the bundled PBE/def2-SVP frames (eV, eV/Å)
 EV_TO_KCAL_PER_MOL = 23.060548
 MODEL_FILE, INFO_FILE = "best_model", "model_info.json"
+
+
+def warn(message: str) -> None:
+    """One line ``warning: message`` on stderr: the script goes on."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def first_line(exc: BaseException) -> str:
@@ -121,10 +132,14 @@ def build_database(frames, db_path) -> None:
     data = spk.data.ASEAtomsData.create(
         str(tmp), distance_unit="Ang", property_unit_dict={"energy": "eV", "forces": "eV/Ang"}
     )
-    with data.conn:  # one SQLite transaction for all frames (one per frame is 5x slower)
-        data.add_systems(props, [a.copy() for a in frames])
-    del data
-    tmp.replace(db_path)
+    try:
+        with data.conn:  # one SQLite transaction for all frames (one per frame is 5x slower)
+            data.add_systems(props, [a.copy() for a in frames])
+        del data
+        tmp.replace(db_path)
+    except Exception as exc:  # a full disk (SQLite: "database or disk is full"), a folder made read-only
+        tmp.unlink(missing_ok=True)
+        fail(f"cannot write {db_path} ({first_line(exc)}): free some disk space or set DB_PATH elsewhere")
 
 
 def _stamp_file(db_path) -> Path:
@@ -263,6 +278,57 @@ def new_folder(base, name: str) -> Path:
     return new_run_dir(Path(base), name)
 
 
+def _remove_if_unfinished(folder: Path) -> None:
+    if folder.is_dir() and not (folder / INFO_FILE).is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_model_folder(name: str, models_dir=None) -> Path:
+    """A new model folder under models/ (new_folder). If the script ends before model_info.json is
+    written (an error, Ctrl-C), the folder is removed: no half-finished model is left behind."""
+    folder = new_folder(MODELS_DIR if models_dir is None else models_dir, name)
+    atexit.register(_remove_if_unfinished, folder)
+    return folder
+
+
+def keep_elsewhere(model_dir, exc: OSError, model=None) -> None:
+    """After a write error in ``model_dir``: copy what it holds (and ``model``) to a temporary
+    folder and stop with one line that says where."""
+    spare = Path(tempfile.mkdtemp(prefix=f"{Path(model_dir).name}_"))
+    for path in Path(model_dir).glob("*"):
+        try:
+            shutil.copy2(path, spare / path.name)
+        except OSError:
+            pass
+    if model is not None and not (spare / MODEL_FILE).is_file():
+        try:
+            torch.save(model, spare / MODEL_FILE)
+        except OSError:
+            pass
+    (spare / INFO_FILE).unlink(missing_ok=True)
+    kept = sorted(p.name for p in spare.iterdir())
+    where = f"{', '.join(kept)} kept in {spare}" if kept else f"nothing could be kept (also not in {spare})"
+    fail(
+        f"cannot write into {model_dir} ({exc.strerror or first_line(exc)}): {where}; free some disk "
+        "space or make the folder writable"
+    )
+
+
+def fit(trainer, task, train_loader, val_loader, model_dir) -> bool:
+    """``trainer.fit``; True if Ctrl-C stopped it (the checkpoint so far is kept), False if it ran
+    to the end. A write error (a full disk) keeps the model in a temporary folder and says where."""
+    try:
+        trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    except SystemExit as exc:  # Lightning turns Ctrl-C into sys.exit(1) after a graceful stop
+        if not isinstance(exc.__context__, KeyboardInterrupt):
+            raise
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # (Lightning switched Ctrl-C off)
+        return True
+    except OSError as exc:
+        keep_elsewhere(model_dir, exc, task.model)
+    return False
+
+
 class SettingsLogger(TensorBoardLogger):
     """Lightning's TensorBoardLogger, with TensorBoard's HPARAMS table written as the other scripts do.
 
@@ -296,9 +362,12 @@ def predict(model, inputs, batch_size: int = 250):
 # ---------------------------------------------------------------------------------------------
 # Model files
 # ---------------------------------------------------------------------------------------------
-def save_model_info(model_dir, db_path, train_data, mean_energy_per_atom, settings, results) -> None:
-    """Write model_info.json: units, data, settings and test errors. Written last, it marks the model
-    as finished (newest_model only takes folders that have it)."""
+def save_model_info(
+    model_dir, db_path, train_data, mean_energy_per_atom, settings, results, interrupted=False
+) -> None:
+    """Write model_info.json: units, data, elements, settings and test errors (``interrupted``: the
+    training was stopped by Ctrl-C). Written last, it marks the model as finished (newest_model only
+    takes folders that have it). On a write error the model is kept elsewhere (keep_elsewhere)."""
     source = Path(db_path).with_name(Path(db_path).name + ".source.json")
     info = {
         "model_file": MODEL_FILE, "energy_unit": "eV", "forces_unit": "eV/Ang", "position_unit": "Ang",
@@ -306,10 +375,21 @@ def save_model_info(model_dir, db_path, train_data, mean_energy_per_atom, settin
         "database": str(Path(db_path).resolve()), "n_frames": count_frames(db_path),
         "data_source": json.loads(source.read_text(encoding="utf-8")) if source.is_file() else None,
         "elements": sorted({int(z) for d in train_data for z in d[P.Z]}),
-        "settings": settings, "results": results,
+        "molecules": _formulas(d[P.Z].tolist() for d in train_data),
+        "interrupted": bool(interrupted), "settings": settings, "results": results,
         "versions": {"schnetpack": spk.__version__, "torch": torch.__version__},
     }  # fmt: skip
-    (Path(model_dir) / INFO_FILE).write_text(json.dumps(info, indent=2, default=float), encoding="utf-8")
+    target = Path(model_dir) / INFO_FILE
+    tmp = target.with_name(INFO_FILE + ".tmp")
+    try:
+        tmp.write_text(json.dumps(info, indent=2, default=float), encoding="utf-8")
+        tmp.replace(target)  # all or nothing: a half-written file would mark a model as finished
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        keep_elsewhere(model_dir, exc)
 
 
 def newest_model(models_dir=MODELS_DIR) -> Path:
@@ -372,6 +452,119 @@ def model_energy_unit(model_path, default: str = "eV") -> str:
     except (ValueError, KeyError, TypeError, AttributeError):
         pass
     return default
+
+
+def _formulas(numbers_of_frames, most: int = 20):
+    """The chemical formulas (Hill) of the frames, or None if there are more than ``most``."""
+    from ase.formula import Formula
+
+    found = set()
+    for numbers in numbers_of_frames:
+        found.add(Formula.from_list([chemical_symbols[int(z)] for z in numbers]).format("hill"))
+        if len(found) > most:
+            return None
+    return sorted(found)
+
+
+def _model_info(folder) -> dict:
+    try:
+        return json.loads((Path(folder) / INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def model_elements(model_path):
+    """(atomic numbers the model was trained on, its molecules' formulas or None if many or unknown,
+    where that comes from), or (None, None, None) if unknown: script2's model_info.json, or the
+    database named in spktrain's config.yaml (data.datapath, its first 1000 frames)."""
+    folder = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+    info = _model_info(folder)
+    if info.get("elements"):
+        return {int(z) for z in info["elements"]}, info.get("molecules"), INFO_FILE
+    try:
+        import yaml
+
+        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        db = Path(config["data"]["datapath"])
+        conn = connect(str(db if db.is_absolute() else folder / db), type="db", use_lock_file=False)
+        rows = [row.numbers for _, row in zip(range(1000), conn.select())]
+        found = {int(z) for numbers in rows for z in numbers}
+        return (found, _formulas(rows), f"its data {db.name}") if found else (None, None, None)
+    except Exception:  # no config.yaml, no datapath in it, or the database is not there
+        return None, None, None
+
+
+def check_model(model_path, model, atoms, energy_unit: str = "eV", what: str = "the start geometry"):
+    """Stop with one line if the model cannot be right for ``atoms``; warn on doubts.
+
+    - elements: every element of ``atoms`` must be one the model was trained on (model_elements)
+      and have a row in its embedding, and the molecule one of its training molecules where those
+      are few and known; unknown elements (a foreign model) give a warning;
+    - units: if ``atoms`` carries reference forces (start_geometry: from the data file, eV/Å) and a
+      calculator, the model's forces must not differ from them by a unit conversion factor;
+    - a model whose training was interrupted (Ctrl-C) gives a warning.
+    """
+    folder = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
+    label, formula = shown(folder), atoms.get_chemical_formula()
+    numbers = {int(z) for z in atoms.numbers}
+    embedding = getattr(getattr(model, "representation", None), "embedding", None)
+    size = getattr(embedding, "num_embeddings", None)
+    if size is not None and max(numbers) >= size:
+        fail(
+            f"the model {label} knows elements up to Z = {size - 1} only; {what} {formula} has "
+            f"Z = {max(numbers)}"
+        )
+    elements, molecules, source = model_elements(model_path)
+    symbols = lambda zs: ", ".join(chemical_symbols[z] for z in sorted(zs))  # noqa: E731
+    if elements is None:
+        warn(
+            f"the elements the model {label} was trained on are unknown (no {INFO_FILE}, no config.yaml "
+            f"with its data): make sure it was trained on {formula}"
+        )
+    elif numbers - elements:
+        fail(
+            f"the model {label} was trained on {symbols(elements)} only ({source}); {what} {formula} has "
+            f"{symbols(numbers - elements)}, which it never saw: use a model trained on this molecule "
+            "(MODEL, --model) or a start geometry of its elements (START, --start)"
+        )
+    elif molecules and formula not in molecules:
+        fail(
+            f"the model {label} was trained on {', '.join(molecules)} only ({source}); {what} {formula} is a "
+            "molecule it never saw: use a model trained on it (MODEL, --model) or a start geometry of "
+            f"{molecules[0]} (START, --start)"
+        )
+    info = _model_info(folder)
+    if info.get("interrupted"):
+        done, planned = info.get("results", {}).get("epochs_done"), info.get("settings", {}).get("EPOCHS")
+        warn(
+            f"the training of the model {label} was interrupted (Ctrl-C) after {done} of {planned} epochs: "
+            "it may be undertrained"
+        )
+    reference = atoms.info.pop("reference_forces_eV_A", None)
+    if reference is not None and atoms.calc is not None:
+        check_units(atoms.get_forces(), np.asarray(reference), energy_unit)
+
+
+def check_units(forces, reference, energy_unit: str) -> None:
+    """Stop with one line if the model's ``forces`` (eV/Å, converted from ``energy_unit``) are the
+    data's ``reference`` forces (eV/Å) times the factor between two energy units (23.06 for kcal/mol
+    and eV, 96.49 for kJ/mol): the model's energy unit is then not ``energy_unit``."""
+    n_model, n_ref = np.linalg.norm(forces), np.linalg.norm(reference)
+    if not (np.isfinite(n_model) and n_model > 0 and n_ref > 1e-6):
+        return
+    alike = float(np.sum(forces * reference)) / (n_model * n_ref)  # 1: the same direction
+    ratio = n_model / n_ref
+    if alike < 0.5 or abs(math.log(ratio)) < math.log(3):
+        return
+    to_ev = float(convert_units(energy_unit, "eV"))
+    for unit in ("eV", "kcal/mol", "kJ/mol", "Hartree"):
+        factor = to_ev / float(convert_units(unit, "eV"))
+        if unit != energy_unit and abs(math.log(ratio / factor)) < math.log(1.4):
+            fail(
+                f"unit mismatch: the model's forces on the start frame are {ratio:.3g} x the data's "
+                f"reference forces, the factor between {unit} and {energy_unit} ({factor:.4g}): the model "
+                f'predicts {unit}, not {energy_unit}; set ENERGY_UNIT = "{unit}" (--energy-unit {unit})'
+            )
 
 
 def model_cutoff(model) -> float:
@@ -446,6 +639,8 @@ def start_geometry(start: str, model_path: Path, seed: int = 0):
     ``start`` "file" or "file@index" (any file ASE reads) wins. Otherwise a test frame of the
     database the model was trained on (model_info.json and split.npz next to the model): a geometry
     the model never saw. A model without those (e.g. from spktrain) starts from a bundled frame.
+    The frame's reference forces (eV/Å), where the data has them, go into
+    ``atoms.info["reference_forces_eV_A"]`` for check_model's unit check (which removes them).
     """
     if start:
         file, _, index = str(start).partition("@")
@@ -455,7 +650,7 @@ def start_geometry(start: str, model_path: Path, seed: int = 0):
         k = int(index) if index.strip().lstrip("-").isdigit() else 0
         if not -len(frames) <= k < len(frames):
             fail(f"{file} has {len(frames)} frames (0 to {len(frames) - 1}); got @{index}")
-        return frames[k], f"{file}, frame {k}"
+        return _with_reference(frames[k]), f"{file}, frame {k}"
     folder = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
     rng = np.random.default_rng(seed)
     try:
@@ -463,12 +658,31 @@ def start_geometry(start: str, model_path: Path, seed: int = 0):
         test_idx = np.load(folder / "split.npz")["test_idx"]
         db = Path(info["database"])
         k = int(rng.choice(test_idx))
-        atoms = connect(str(db), type="db", use_lock_file=False).get(id=k + 1).toatoms()
+        conn = connect(str(db), type="db", use_lock_file=False)
+        row = conn.get(id=k + 1)
+        atoms = row.toatoms()
+        try:
+            to_ev = convert_units(conn.metadata["_property_unit_dict"]["forces"], "eV/Ang")
+            atoms.info["reference_forces_eV_A"] = np.asarray(row.data["forces"], dtype=float) * to_ev
+        except Exception:  # a database without forces: no unit check
+            pass
         return atoms, f"{db.name}, frame {k} (test set: not used in training)"
     except Exception:  # no model_info/split, or the database moved: fall back to the bundled data
         frames = read_frames(DATA_FILE)
         k = int(rng.integers(len(frames)))
-        return frames[k], f"{DATA_FILE.name}, frame {k} (the model's own test frames were not found)"
+        return (
+            _with_reference(frames[k]),
+            f"{DATA_FILE.name}, frame {k} (the model's own test frames were not found)",
+        )
+
+
+def _with_reference(atoms):
+    """``atoms`` with the forces of its file (eV/Å), if it has them, in info (see start_geometry)."""
+    try:
+        atoms.info["reference_forces_eV_A"] = np.array(atoms.get_forces(), dtype=float)
+    except Exception:  # no calculator or no forces in the file
+        pass
+    return atoms
 
 
 class MDBlowUpError(Exception):

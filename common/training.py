@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
-import random
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -25,13 +23,6 @@ def stop_if_diverged(mse: float, advice: str) -> None:
     """One-line error (exit 2) when a training diverged: its MSE is not finite or absurdly large."""
     if not math.isfinite(mse) or mse > DIVERGED_MSE:
         fail(f"training diverged (MSE {mse:.3g}): {advice}; nothing was saved")
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def pick_device(preference: str = "auto") -> torch.device:

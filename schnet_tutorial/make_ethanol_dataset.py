@@ -125,18 +125,10 @@ def _sample_chain_job(args):
 # ---------------------------------------------------------------------------------------------------
 # 2. Labelling with PySCF
 # ---------------------------------------------------------------------------------------------------
-def pbe_energy_forces(
-    symbols,
-    positions,
-    xc=XC,
-    basis=BASIS,
-    auxbasis=AUXBASIS,
-    conv_tol=CONV_TOL,
-    grid_level=GRID_LEVEL,
-    density_fit=True,
-):
-    """Energy (eV) and forces (eV/Å) of one geometry (Å) from a PySCF Kohn-Sham calculation."""
-    mf, energy = pbe_scf(symbols, positions, xc, basis, auxbasis, conv_tol, grid_level, density_fit)
+def pbe_energy_forces(symbols, positions, **settings):
+    """Energy (eV) and forces (eV/Å) of one geometry (Å) from a PySCF Kohn-Sham calculation;
+    ``settings`` are pbe_scf's (xc, basis, auxbasis, conv_tol, grid_level, density_fit)."""
+    mf, energy = pbe_scf(symbols, positions, **settings)
     grad = mf.nuc_grad_method().kernel()  # Hartree/Bohr
     return energy * HARTREE_EV, -np.asarray(grad) * HARTREE_EV / BOHR_ANGSTROM
 

@@ -20,7 +20,7 @@ from schnetpack.datasets import MD17, rMD17
 
 from common.plotting import save_figure, show
 from common.runs import DATABASE
-from common.settings import fail, setup
+from common.settings import check_writable, fail, setup
 
 # %% Settings: edit these, or override them on the command line (--source md17 --force true)
 SOURCE = "bundled"  # "bundled" (offline), "md17" or "rmd17" (downloaded by schnetpack.datasets)
@@ -42,7 +42,7 @@ if SOURCE == "bundled" and not data_file.is_file():
     fail(f"data file {data_file} not found; set DATA_FILE to an extended XYZ file with energies and forces")
 if SOURCE != "bundled" and MD17_FILE and not Path(MD17_FILE).is_file():
     fail(f"MD17_FILE {MD17_FILE} not found (md17: md17_ethanol.npz; rmd17: the rmd17.tar.gz archive)")
-tools.check_writable(db.parent)  # before the work: a read-only folder or a full disk
+check_writable(db.parent)  # before the work: a read-only folder or a full disk
 if SOURCE == "bundled":
     stamp = tools.source_stamp(data_file)
 else:

@@ -21,7 +21,7 @@ import torchmetrics
 
 from common.plotting import save_figure, show
 from common.runs import DATABASE, RUNS_DIR, settings_name
-from common.settings import check, fail, setup
+from common.settings import check, check_writable, fail, setup
 
 # %% Settings: edit these, or override them on the command line (--epochs 20 --model painn)
 N_TRAIN, N_VAL = 1000, 500  # frames for training and validation
@@ -58,7 +58,7 @@ setup(globals(), "script2_train_schnet")  # command-line overrides and checks
 # itself; they are built once and kept in memory (benchmarks/README.md). The energies are learned
 # relative to the mean energy per atom of the training frames (RemoveOffsets): the network only
 # has to learn the small differences between frames, not -4210 eV. The model computes in float32.
-tools.check_writable(tools.MODELS_DIR, RUNS_DIR)  # before the work: a read-only folder or a full disk
+check_writable(tools.MODELS_DIR, RUNS_DIR)  # before the work: a read-only folder or a full disk
 t_start = time.perf_counter()
 db_path = Path(DB_PATH) if DB_PATH else DATABASE
 n_frames = tools.count_frames(db_path)

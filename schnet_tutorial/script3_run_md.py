@@ -21,7 +21,7 @@ from ase.md.verlet import VelocityVerlet
 
 from common.plotting import save_figure, show
 from common.runs import ASE_CALCS_DIR
-from common.settings import fail, setup
+from common.settings import check_writable, fail, setup
 
 # %% Settings: edit these, or override them on the command line (--thermostat nve --steps 2000)
 MODEL = ""  # "" = the newest model script2 trained; or a SchNetPack model file (or its folder)
@@ -46,7 +46,7 @@ setup(globals(), "script3_run_md")  # command-line overrides and checks
 # The start: a geometry the model never saw in training (a test frame of its database), with
 # random Maxwell-Boltzmann velocities at TEMPERATURE_K and no overall translation or rotation.
 # FixCom keeps the centre of mass in place (ASE then counts 3N - 3 degrees of freedom).
-tools.check_writable(ASE_CALCS_DIR)  # before the work: a read-only folder or a full disk
+check_writable(ASE_CALCS_DIR)  # before the work: a read-only folder or a full disk
 model_path = Path(MODEL) if MODEL else tools.newest_model()
 atoms, origin = tools.start_geometry(START, model_path, SEED)
 atoms.calc, atoms.pbc = None, False

@@ -26,7 +26,7 @@ from scipy.optimize import linear_sum_assignment
 
 from common.plotting import save_figure, show
 from common.runs import RESULTS_DIR, SCHNET_DATA_DIR, new_run_dir
-from common.settings import fail, setup
+from common.settings import check_writable, fail, setup
 
 # %% Settings: edit these, or override them on the command line (--model PATH --md-steps 4000)
 MODEL = ""  # "" = the newest model script2 trained; or a model file or its folder (as script3 takes)
@@ -47,7 +47,7 @@ setup(globals(), "script6_vibrations")  # command-line overrides and checks
 # each eigenvector is a pattern of atoms moving together (a normal mode), its eigenvalue omega^2 gives
 # the frequency. The 6 zero eigenvalues are the molecule moving or rotating as a whole.
 t_start = time.perf_counter()
-tools.check_writable(RESULTS_DIR)  # before the work: a read-only folder or a full disk
+check_writable(RESULTS_DIR)  # before the work: a read-only folder or a full disk
 REFERENCE = SCHNET_DATA_DIR / "ethanol_pbe_normal_modes.json"
 ref = json.loads(REFERENCE.read_text(encoding="utf-8"))
 pbe = Atoms(numbers=ref["numbers"], positions=ref["positions_A"])

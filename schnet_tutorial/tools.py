@@ -5,7 +5,7 @@ benchmarks. Everything a student should read is in the scripts; this module hold
 
   data          read_frames, build_database, source_stamp, database_is_current, write_stamp,
                 count_frames, read_energies_forces, load_inputs, molecule_inputs, split_indices
-  training      check_writable, new_folder, new_model_folder, fit (Ctrl-C, write errors), SettingsLogger
+  training      new_folder, new_model_folder, fit (Ctrl-C, write errors), SettingsLogger
                 (TensorBoard's HPARAMS table), count_parameters, predict
   model files   save_model_info, newest_model, load_model, model_energy_unit, model_cutoff,
                 model_elements, check_model (elements, units, interrupted training)
@@ -62,7 +62,7 @@ from schnetpack.units import convert_units
 from torch.utils.tensorboard import SummaryWriter
 
 from common.runs import MODELS_DIR, SCHNET_DATA_DIR, log_hparams, new_run_dir
-from common.settings import check_writable, fail  # noqa: F401  (check_writable: the scripts use tools.check_writable)
+from common.settings import fail
 
 # Lightning's notes that do not concern a student here (data in memory need no workers; SchNetPack's
 # task stores the model in its hyperparameters; the model folder holds split.npz; ...)

@@ -14,7 +14,7 @@ from common.descriptors import (
 )
 from common.lj import LJDataset, lj_energy, lj_force
 from common.mlp import MLP, LJModel, count_parameters
-from common.training import evaluate, fit, make_optimizer, predict_force, set_seed, train_epoch
+from common.training import evaluate, fit, make_optimizer, predict_force, train_epoch
 
 
 def test_dataset_matches_the_analytic_potential():
@@ -72,7 +72,7 @@ def test_the_overfit_model_has_6601_parameters():
 
 
 def test_training_memorises_a_few_points():
-    set_seed(0)
+    torch.manual_seed(0)
     ds = LJDataset(5, 1.0, 2.0)
     model = LJModel(GaussianBasis(20, 0.9, 2.1), 20, 2)
     opt = make_optimizer("adam", model.parameters(), 1e-2)
@@ -100,7 +100,7 @@ def test_epoch_loss_is_the_mean_over_all_points_with_a_smaller_last_batch():
 
 
 def test_early_stopping_restores_the_best_weights():
-    set_seed(0)
+    torch.manual_seed(0)
     train = LJDataset(12, 1.0, 2.5, noise=0.3, seed=1, spacing="random")
     val = LJDataset(12, 1.0, 2.5, noise=0.0, seed=2, spacing="random")
     model = LJModel(GaussianBasis(30, 0.9, 2.6), 40, 3)

@@ -124,27 +124,19 @@ def test_forces_are_minus_energy_gradient_pyscf():
         assert abs(fd - forces[atom, axis]) < 5e-3, (atom, axis, fd, forces[atom, axis])
 
 
+def generate(out, frames, workers, work):
+    """Run the generator for the first ``frames`` frames into ``out`` (resumable in ``work``)."""
+    args = ["--frames", frames, "--workers", workers, "--out", out, "--work-dir", work]
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True, cwd=work.parent
+    )
+
+
 def test_regenerating_first_frames_reproduces_shipped(tmp_path, frames):
     pytest.importorskip("pyscf")
     pytest.importorskip("tblite")
     out = tmp_path / "check.xyz"
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--frames",
-            "2",
-            "--workers",
-            "2",
-            "--out",
-            str(out),
-            "--work-dir",
-            str(tmp_path / "work"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    res = generate(out, 2, workers=2, work=tmp_path / "work")
     assert res.returncode == 0, res.stderr
     new = read(str(out), index=":")
     assert len(new) == 2
@@ -153,23 +145,7 @@ def test_regenerating_first_frames_reproduces_shipped(tmp_path, frames):
         assert abs(a.get_potential_energy() - b.get_potential_energy()) < 1e-5
         np.testing.assert_allclose(a.get_forces(), b.get_forces(), rtol=0, atol=1e-4)
     # resuming: asking for a third frame labels only that one
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--frames",
-            "3",
-            "--workers",
-            "1",
-            "--out",
-            str(out),
-            "--work-dir",
-            str(tmp_path / "work"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    res = generate(out, 3, workers=1, work=tmp_path / "work")
     assert res.returncode == 0, res.stderr
     assert "2 frames done, 1 to do" in res.stdout
     assert len(read(str(out), index=":")) == 3

@@ -11,7 +11,7 @@ from common.descriptors import GaussianBasis
 from common.lj import LJDataset
 from common.mlp import LJModel
 from common.sweeps import mse_of, train_many
-from common.training import evaluate, make_optimizer, set_seed, train_epoch
+from common.training import evaluate, make_optimizer, train_epoch
 from conftest import ROOT, run_script
 
 NUMBER = r"([-+0-9.e]+)"
@@ -27,12 +27,12 @@ def test_train_many_equals_independent_trainings(optimizer):
     l2 = [0.0, 1e-2, 1e-3]
     models = []
     for k in range(3):
-        set_seed(k)
+        torch.manual_seed(k)
         models.append(LJModel(descriptor, 8, 2))
     lr = 1e-2 if optimizer == "adam" else 1e-3
     together = train_many(models, [s.r for s in sets], [s.energy for s in sets], 50, lr, optimizer, l2=l2)
     for k, data in enumerate(sets):
-        set_seed(k)
+        torch.manual_seed(k)
         alone = LJModel(descriptor, 8, 2)
         opt = make_optimizer(optimizer, alone.parameters(), lr, weight_decay=l2[k])
         for _ in range(50):

@@ -95,23 +95,26 @@ def one_line_error(res, message):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "script, args, message",
     [
-        (["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
-        (["--learning-rate", "inf"], "LEARNING_RATE must be a finite number > 0"),
-        (["--noise", "inf"], "NOISE must be a finite number >= 0"),
-        (["--n-points", "0"], "N_POINTS must be an integer >= 1"),
-        (["--activation", "sigmoidish"], "ACTIVATION must be one of"),
-        (["--epochs", "many"], "EPOCHS must be an integer"),
-        (["--epochs", "40.0"], "EPOCHS must be an integer"),
-        (["--no-such-option", "1"], "unknown option"),
-        (["--r-max", "3.5"], "need R_MAX < R_EXTRAPOLATE"),
+        ("lj_1_overfit.py", ["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
+        ("lj_1_overfit.py", ["--learning-rate", "inf"], "LEARNING_RATE must be a finite number > 0"),
+        ("lj_1_overfit.py", ["--noise", "inf"], "NOISE must be a finite number >= 0"),
+        ("lj_1_overfit.py", ["--n-points", "0"], "N_POINTS must be an integer >= 1"),
+        ("lj_1_overfit.py", ["--activation", "sigmoidish"], "ACTIVATION must be one of"),
+        ("lj_1_overfit.py", ["--epochs", "many"], "EPOCHS must be an integer"),
+        ("lj_1_overfit.py", ["--epochs", "40.0"], "EPOCHS must be an integer"),
+        ("lj_1_overfit.py", ["--no-such-option", "1"], "unknown option"),
+        ("lj_1_overfit.py", ["--r-max", "3.5"], "need R_MAX < R_EXTRAPOLATE"),
+        ("lj_3_hyperparameters.py", ["--optimizer", "rmsprop-ish"], "OPTIMIZER must be one of"),
+        ("lj_3_hyperparameters.py", ["--n-train", "0"], "N_TRAIN must be an integer >= 1"),
+        ("lj_3_hyperparameters.py", ["--descriptor", "fourier"], "DESCRIPTOR must be one of"),
     ],
 )
-def test_bad_hyperparameter_gives_one_line_error(args, message, tmp_path):
-    res = run_script(ROOT / "lj_1_overfit.py", *args, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
+def test_bad_hyperparameter_gives_one_line_error(script, args, message, tmp_path):
+    res = run_script(ROOT / script, *args, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
     one_line_error(res, message)
-    assert not any(tmp_path.iterdir())  # nothing written
+    assert not any(tmp_path.iterdir())  # nothing written for a bad run
 
 
 @pytest.mark.parametrize("script", LJ_SCRIPTS[:3], ids=lambda p: p.stem)
@@ -151,20 +154,6 @@ def test_values_edited_into_the_file_are_checked(edit, message, tmp_path):
     res = run_script(script, env={"ML_TUTORIAL_OUTPUT": str(tmp_path / "out")})
     one_line_error(res, message)
     assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--optimizer", "rmsprop-ish"], "OPTIMIZER must be one of"),
-        (["--n-train", "0"], "N_TRAIN must be an integer >= 1"),
-        (["--descriptor", "fourier"], "DESCRIPTOR must be one of"),
-    ],
-)
-def test_lj3_bad_hyperparameters(args, message, tmp_path):
-    res = run_script(ROOT / "lj_3_hyperparameters.py", *args, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
-    one_line_error(res, message)
-    assert not any(tmp_path.iterdir())  # nothing written for a bad run
 
 
 SPYDER_RUNFILE = """

@@ -157,6 +157,11 @@ def kcal_model_folder(trained, folder, unit_line):
     return run
 
 
+def energy_of(res) -> float:
+    """The first potential energy (eV) script3 printed."""
+    return float(res.stdout.split("potential energy ")[1].split(" eV")[0])
+
+
 def test_foreign_model_units_from_config_yaml(trained, tmp_path):
     run = kcal_model_folder(
         trained, tmp_path, "  property_units:\n    energy: kcal/mol\n    forces: kcal/mol/Ang\n"
@@ -165,33 +170,17 @@ def test_foreign_model_units_from_config_yaml(trained, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "energies in kcal/mol" in res.stdout and not lines_of(res.stderr, "warning")
     # the energy in eV: the same as the eV model's on the same frame
-    first = res.stdout.split("potential energy ")[1].split(" eV")[0]
-    ev = run_in(
-        tmp_path,
-        SCRIPT3,
-        "--quick",
-        "--steps",
-        10,
-        "--model",
-        trained["model"],
-        "--start",
-        f"{tools.DATA_FILE}@0",
-    )
-    run_k = run_in(
-        tmp_path,
-        SCRIPT3,
-        "--quick",
-        "--steps",
-        10,
-        "--model",
-        run / "best_model",
-        "--start",
-        f"{tools.DATA_FILE}@0",
-    )
+    first = energy_of(res)
+
+    def md_from_frame_0(model):
+        return run_in(
+            tmp_path, SCRIPT3, "--quick", "--steps", 10, "--model", model, "--start", f"{tools.DATA_FILE}@0"
+        )
+
+    ev, run_k = md_from_frame_0(trained["model"]), md_from_frame_0(run / "best_model")
     assert ev.returncode == 0 and run_k.returncode == 0, ev.stderr[-2000:] + run_k.stderr[-2000:]
-    e_ev = float(ev.stdout.split("potential energy ")[1].split(" eV")[0])
-    e_k = float(run_k.stdout.split("potential energy ")[1].split(" eV")[0])
-    assert e_k == pytest.approx(e_ev, abs=1e-3) and float(first) < -4000
+    e_ev, e_k = energy_of(ev), energy_of(run_k)
+    assert e_k == pytest.approx(e_ev, abs=1e-3) and first < -4000
 
 
 def test_wrong_energy_unit_is_named_not_the_time_step(trained, tmp_path):

@@ -124,7 +124,8 @@ RULES: dict[str, Rule] = {
                   "MODEL_PATH MODEL2"),
     # SchNet: data (script1) and training (script2)
     "SOURCE": choice("bundled", "md17", "rmd17"), "FORCE": FLAG, "PROGRESS_BAR": FLAG, "WRITE_GIF": FLAG,
-    **named(INT_1, "N_FEATURES N_INTERACTIONS N_RBF VAL_EVERY DEVICES NUM_NODES MD_STEPS"),
+    **named(INT_1, "N_FEATURES N_INTERACTIONS N_RBF VAL_EVERY DEVICES NUM_NODES MD_STEPS N_LADDER N_WORKERS "
+                   "FIT_UP_TO"),
     "N_FILTERS": INT_0, "CUTOFF": POSITIVE, "MODEL": choice("schnet", "painn"),
     **named(NON_NEGATIVE, "TIME_BUDGET_S ENERGY_WEIGHT FORCE_WEIGHT FRICTION_PER_FS"),
     "LR_SCHEDULE": choice("cosine", "constant"),
@@ -148,6 +149,16 @@ SCRIPT_RULES: dict[str, dict[str, Rule]] = {
     "script2_train_schnet": {"ACTIVATION": choice("silu", "ssp")},
     "script3_run_md": {"MODEL": PATH},
     "script6_vibrations": {"MODEL": PATH},
+    "script5_uncertainty": {**named(INT_2, "COMMITTEE N_BINS"), "N_TEST": INT_1, "RELABEL": INT_0,
+                            **named(INT_1, "AL_START AL_BATCH AL_ROUNDS AL_SEEDS AL_STEPS"),
+                            "THRESHOLD_QUANTILE": _number(float, 0, 1, low_open=True, high_open=True,
+                                                          says="a fraction in (0, 1)"),
+                            "TEMPERATURES_K": number_list(float, lambda v: 0 < v <= 10000,
+                                                          "a list of temperatures in (0, 10000] K")},
+    "script4_learning_curve": {"N_TRAIN": number_list(int, lambda v: v >= 1, "a list of integers >= 1"),
+                               "SEEDS": INTS_1, "MODELS": number_list(str, lambda v: v in ("schnet", "painn"),
+                                                                      "a list of schnet and/or painn"),
+                               "LADDER": choice("short", "full", "none")},
 }
 
 # Relations between settings, checked when a script has all the names: (names, test, message)
@@ -179,7 +190,14 @@ QUICK: dict[str, dict] = {
     "script2_train_schnet": {"N_TRAIN": 200, "N_VAL": 50, "N_TEST": 200, "EPOCHS": 5, "N_FEATURES": 16,
                              "N_FILTERS": 0, "N_INTERACTIONS": 1},
     "script3_run_md": {"STEPS": 100},
+    # script4: a SchNet curve of 2 sizes and the 4 short rungs on the larger one, seconds each
+    "script4_learning_curve": {"MODELS": ["schnet"], "N_TRAIN": [10, 100], "SEEDS": [2, 1], "STEPS": 150,
+                               "N_VAL": 20, "N_TEST": 50, "N_LADDER": 100},
     "script6_vibrations": {"MD_STEPS": 1000, "CORRELATION_FS": 200.0},
+    # script5: committees of 2 small trainings, one round of active learning, 100 MD steps
+    "script5_uncertainty": {"COMMITTEE": 2, "N_TRAIN": 200, "STEPS": 150, "N_TEST": 200, "N_VAL": 50,
+                            "MD_STEPS": 100, "AL_START": 20, "AL_BATCH": 20, "AL_ROUNDS": 1, "AL_SEEDS": 1,
+                            "AL_STEPS": 100},
 }
 # fmt: on
 
@@ -293,7 +311,10 @@ def apply_overrides(namespace: dict, argv: list[str], script: str) -> list[str]:
         name = key.replace("-", "_").upper()
         if name not in names:
             fail(f"unknown option {option(key)}; options are: " + ", ".join(option(n) for n in names))
-        if not _:
+        is_flag = (rules.get(name) or Rule(type(namespace[name]))).kind is bool
+        if not _ and is_flag and (i + 1 >= len(argv) or argv[i + 1].startswith("--")):
+            value = "true"  # a True/False setting alone: --force means --force true
+        elif not _:
             if i + 1 >= len(argv):
                 fail(f"option {arg} needs a value")
             i += 1

@@ -1,0 +1,243 @@
+"""script4_learning_curve.py: slide "Learning curve" (slide 10) on ethanol, and the ladder to paper accuracy.
+
+How much data and which model does a force field need? SchNet and PaiNN are trained on 25 to 1,000
+ethanol frames, several training sets per size, and tested on the same held-out frames: the test
+error falls as a power of N (a straight line on log-log axes), and the spread between training sets
+shows how much a small set depends on luck. Then "the ladder": the test force error against the
+training time for settings a student can choose, from script2's minute to a PaiNN that gets close
+to the published rMD17 numbers, with every training cached so that a rerun only adds what is new.
+"""
+
+from schnet_tutorial import tools  # isort: skip (first: it quiets a warning of SchNetPack's import)
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from common.plotting import save_figure, show
+from common.runs import DATABASE, RESULTS_DIR
+from common.settings import check, check_writable, fail, setup
+from schnet_tutorial import trainings
+
+# %% Settings: edit these, or override them on the command line (--ladder full --force)
+MODELS = ["schnet", "painn"]  # the representations of script2: SchNet (invariant), PaiNN (equivariant)
+N_TRAIN = [25, 50, 100, 250, 500, 1000]  # training frames of the points of the learning curve
+SEEDS = [3, 3, 2, 1, 1, 1]  # training sets drawn per N (seed 0, 1, ...): the spread between them
+STEPS = 3750  # optimizer steps of every point (script2's minute: 30 epochs of 1,000 frames, batch 8)
+N_VAL, N_TEST = 200, 500  # validation and test frames, the same for every training
+FIT_UP_TO = 250  # frames: the slope is fitted to the sizes up to this (beyond, STEPS limit, not data)
+N_LADDER = 1000  # training frames of the ladder's rungs
+LADDER = "short"  # "short": the quick rungs; "full": also the long ones (~30 min more); "none"
+N_WORKERS = 2  # trainings side by side, one CPU core each
+FORCE = False  # True (--force): train every point again instead of reusing finished ones
+SPLIT_SEED = 0  # which frames are test, validation and training pool
+setup(globals(), "script4_learning_curve")  # command-line overrides and checks
+
+# %% 1 Data
+# Slides 9-10. The test and validation frames are drawn once and shared by every training, so all
+# points are measured with the same ruler. Each training set is drawn at random from the remaining
+# pool: seed 0 takes the first N frames of one shuffle of the pool, seed 1 of another. The sets of one
+# seed are nested (its 25 frames are part of its 50), as when a data set grows.
+check(len(SEEDS) == len(N_TRAIN), f"SEEDS needs one count per N_TRAIN value ({len(N_TRAIN)}), got {SEEDS}")
+check(len(set(MODELS)) == len(MODELS) and set(MODELS) <= {"schnet", "painn"}, "MODELS: schnet and/or painn")
+if not DATABASE.is_file():
+    fail(f"database {DATABASE} not found: run script1_prepare_data.py first")
+folder = RESULTS_DIR / "script4_learning_curve"  # every training's model and result, reused by reruns
+check_writable(folder.parent)
+t_start = time.perf_counter()
+n_frames = tools.count_frames(DATABASE)
+pool_size = n_frames - N_VAL - N_TEST
+check(
+    max(N_TRAIN + [N_LADDER]) <= pool_size,
+    f"{n_frames} frames less {N_VAL} validation and {N_TEST} test leave {pool_size} for training; "
+    f"lower N_TRAIN/N_LADDER ({max(N_TRAIN + [N_LADDER])}) or N_VAL/N_TEST",
+)
+perm = np.random.default_rng(SPLIT_SEED).permutation(n_frames)
+test_idx, val_idx, pool = perm[:N_TEST], perm[N_TEST : N_TEST + N_VAL], perm[N_TEST + N_VAL :]
+
+
+def training_frames(n, seed):
+    return np.random.default_rng([SPLIT_SEED, seed]).permutation(pool)[:n]
+
+
+print(
+    f"{n_frames} frames: {N_TEST} test, {N_VAL} validation, a pool of {pool_size} to draw training sets from"
+)
+
+# %% 2 Model
+# Slide 15: the two models of script2 at its settings: SchNet (64 features, invariant: it sees only
+# distances) and PaiNN (64 features, equivariant: it also passes direction vectors between atoms).
+# The ladder's rungs are settings a student can choose; each changes one or two knobs of the minute's
+# settings (trainings.DEFAULTS): the model, its size, the number of optimizer steps (the time), the
+# cost (cell 3). schnet_tutorial/README.md says what each knob bought; most of the others (learning
+# rate, weight decay, batch size, an average of the weights) bought nothing beyond the noise.
+models = {"schnet": {"model": "schnet"}, "painn": {"model": "painn"}}
+rungs = {  # name: settings on top of the minute's; the steps as a multiple of STEPS
+    "SchNet, the minute": {"model": "schnet"},
+    "PaiNN, the minute's steps": {"model": "painn"},
+    "PaiNN, L1 cost": {"model": "painn", "loss": "l1"},
+    "SchNet, 4x steps": {"model": "schnet", "steps": 4 * STEPS},
+}
+long_rungs = {
+    "SchNet, L1 cost, 12x steps": {"model": "schnet", "loss": "l1", "steps": 12 * STEPS},
+    "PaiNN, L1 cost, 5.5x steps": {"model": "painn", "loss": "l1", "steps": 11 * STEPS // 2},
+    "PaiNN, 5.5x steps": {"model": "painn", "steps": 11 * STEPS // 2},
+}
+if LADDER == "full":
+    rungs.update(long_rungs)
+elif LADDER == "none":
+    rungs = {}
+
+# %% 3 Cost function
+# Slide 6, as in script2: 0.01 x MSE of the energies (eV²) + 0.99 x MSE of the force components
+# (eV²/Å²), the minute's weights (trainings.DEFAULTS). The rungs marked "L1 cost" use the mean
+# absolute errors instead (eV and eV/Å, same weights): the test's own measure, and large errors count
+# less. What the curves show is not the cost but the test errors: the mean absolute error of the
+# energies (kcal/mol) and of the force components (kcal/mol/Å) on the N_TEST frames no training saw.
+cost = {
+    "energy_weight": trainings.DEFAULTS["energy_weight"],
+    "force_weight": trainings.DEFAULTS["force_weight"],
+}
+print(f"cost: {cost['energy_weight']} x MSE(energy) + {cost['force_weight']} x MSE(forces)")
+
+# %% 4 Find the parameters
+# Every point and rung is one training of script2's pipeline (trainings.train), N_WORKERS of them
+# side by side. Each finished training is kept under results/script4_learning_curve/ with its
+# model, so a rerun reuses it (FORCE = True retrains); the lines below appear as trainings finish.
+common = {**cost, "steps": STEPS, "val_idx": val_idx, "test_idx": test_idx, "database": str(DATABASE)}
+points = {}
+for model in MODELS:
+    for n, n_seeds in zip(N_TRAIN, SEEDS):
+        for seed in range(n_seeds):
+            points[model, n, seed] = {
+                **common,
+                **models[model],
+                "seed": seed,
+                "train_idx": training_frames(n, seed),
+            }
+ladder = {}
+for name, rung in rungs.items():
+    ladder[name] = {**common, **rung, "seed": 0, "train_idx": training_frames(N_LADDER, 0)}
+
+
+def report(name, r, where, cached):
+    label = name if isinstance(name, str) else f"{name[0]} N={name[1]} seed {name[2]}"
+    print(
+        f"  {label:30s} energy MAE {r['energy_mae_kcal_mol']:6.3f} kcal/mol, force MAE "
+        f"{r['force_mae_kcal_mol_A']:6.3f} kcal/mol/Å, {r['train_s']:6.1f} s"
+        + (" (reused)" if cached else ""),
+        flush=True,
+    )
+
+
+print(f"{len(points)} learning-curve trainings and {len(ladder)} rungs, {N_WORKERS} at a time:")
+results = trainings.run_all({**points, **ladder}, folder, N_WORKERS, FORCE, say=report)
+places = trainings.folders(ladder, folder)
+print(f"all trainings done in {time.perf_counter() - t_start:.0f} s")
+
+# %% 5 Look at the result
+# Slide 10. Left and middle: the test errors against N on log-log axes, every training set as a small
+# dot, their mean as the line, the bar from the best to the worst set. A straight line means
+# error ~ N^slope: with slope -0.5, four times the data halve the error. The slope is fitted to the
+# sizes up to FIT_UP_TO (the dashed line): beyond them the curves bend flat, because every point
+# gets the same STEPS, and learning 1,000 frames takes more steps than learning 100: there the
+# training time, not the data, limits (slide 11's bias). Right: what each point cost. Then the
+# ladder: the test force error against the training time, with the published errors of two
+# equivariant models on rMD17 ethanol (other frames of the same PBE/def2-SVP level of theory,
+# trained for days on a GPU: comparable in size, not exactly).
+names = {"schnet": "SchNet", "painn": "PaiNN"}
+quantities = {
+    "energy_mae_kcal_mol": "energy MAE (kcal/mol)",
+    "force_mae_kcal_mol_A": "force MAE (kcal/mol/Å)",
+}
+curve, slopes, fits = {}, {}, {}
+for model in MODELS:
+    for key in [*quantities, "train_s"]:
+        curve[model, key] = [[results[model, n, s][key] for s in range(k)] for n, k in zip(N_TRAIN, SEEDS)]
+    mean_force = [np.mean(v) for v in curve[model, "force_mae_kcal_mol_A"]]
+    fitted = [k for k, n in enumerate(N_TRAIN) if n <= FIT_UP_TO]
+    fitted = fitted if len(fitted) > 1 else list(range(len(N_TRAIN)))  # at least two sizes
+    x, y = np.log(np.array(N_TRAIN)[fitted]), np.log(np.array(mean_force)[fitted])
+    fits[model] = np.polyfit(x, y, 1) if len(fitted) > 1 else np.array([np.nan, np.nan])
+    slopes[model] = fits[model][0]
+
+print("test force MAE (kcal/mol/Å), mean [lowest, highest] over the training sets; training time:")
+for model in MODELS:
+    for n, forces, times in zip(N_TRAIN, curve[model, "force_mae_kcal_mol_A"], curve[model, "train_s"]):
+        print(
+            f"  {names[model]:6s} N={n:5d}: {np.mean(forces):.3f} [{min(forces):.3f}, {max(forces):.3f}] "
+            f"({len(forces)} sets), {np.mean(times):.0f} s each"
+        )
+    print(f"  {names[model]}: force MAE ~ N^{slopes[model]:.2f}")
+
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
+for model, color in zip(MODELS, ("C0", "C1")):
+    for ax, key in zip(axes, [*quantities, "train_s"]):
+        values = curve[model, key]
+        means = np.array([np.mean(v) for v in values])
+        for n, v in zip(N_TRAIN, values):
+            ax.plot([n] * len(v), v, ".", color=color, alpha=0.4, ms=6)
+        spread = [means - [min(v) for v in values], [max(v) for v in values] - means]
+        ax.errorbar(N_TRAIN, means, yerr=spread, color=color, marker="o", capsize=3, label=names[model])
+        if key == "force_mae_kcal_mol_A":  # the fitted power law N^slope, dashed
+            fit = np.exp(np.polyval(fits[model], np.log(N_TRAIN)))
+            ax.plot(
+                N_TRAIN,
+                fit,
+                "--",
+                color=color,
+                lw=1,
+                label=f"{names[model]}: N^{slopes[model]:.2f} (fit, N <= {FIT_UP_TO})",
+            )
+axes[0].axhline(1.0, color="gray", ls=":", label="1 kcal/mol (chemical accuracy)")
+for ax, ylabel in zip(axes, [*quantities.values(), "training time per point (s)"]):
+    ax.set(
+        xscale="log",
+        yscale="log" if ax is not axes[2] else "linear",
+        xlabel="training frames N",
+        ylabel=ylabel,
+    )
+    ax.yaxis.set_major_formatter("{x:g}")
+    ax.yaxis.set_minor_formatter("{x:g}")
+    ax.xaxis.set_major_formatter("{x:g}")
+    ax.legend(fontsize=8)
+axes[2].set_ylim(bottom=0)
+axes[0].set_title("test energy error")
+axes[1].set_title("test force error")
+axes[2].set_title(f"cost of a point ({STEPS} steps, one core)")
+fig.suptitle(f"Learning curves on ethanol: {N_TEST} test frames, {N_VAL} validation frames")
+save_figure(fig, "schnet_learning_curve")
+
+KCAL_PER_MEV = 0.001 * tools.EV_TO_KCAL_PER_MOL  # 1 meV = 0.023 kcal/mol
+published = {"NequIP (2022)": 2.8 * KCAL_PER_MEV, "MACE (2022)": 2.1 * KCAL_PER_MEV}  # rMD17 ethanol
+if ladder:
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name in ladder:
+        r = results[name]
+        color = "C0" if ladder[name]["model"] == "schnet" else "C1"
+        ax.plot(r["train_s"], r["force_mae_kcal_mol_A"], "o", color=color, ms=8)
+        ax.annotate(f"{name}\n{r['force_mae_kcal_mol_A']:.3f}", (r["train_s"], r["force_mae_kcal_mol_A"]),
+                    textcoords="offset points", xytext=(7, 2), fontsize=8)  # fmt: skip
+    for (label, value), ls in zip(published.items(), ("--", ":")):
+        ax.axhline(value, color="gray", ls=ls, label=f"{label}, rMD17 ethanol: {value:.3f}")
+    ax.set(xscale="log", yscale="log", xlabel="training time on one CPU core (s)",
+           ylabel="test force MAE (kcal/mol/Å)")  # fmt: skip
+    ax.yaxis.set_major_formatter("{x:g}")
+    ax.xaxis.set_major_formatter("{x:g}")
+    ax.set_title(f"The ladder: {N_LADDER} training frames, {N_TEST} test frames")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.margins(x=0.3)
+    save_figure(fig, "schnet_ladder")
+    best = min(ladder, key=lambda name: results[name]["force_mae_kcal_mol_A"])
+    r = results[best]
+    print(f"best rung: {best}: force MAE {r['force_mae_kcal_mol_A']:.3f} kcal/mol/Å in {r['train_s']:.0f} s;"
+          f" its model (for script3/script6 --model): {places[best]}")  # fmt: skip
+show()
+
+top = {model: np.mean(curve[model, "force_mae_kcal_mol_A"][-1]) for model in MODELS}
+line = " ".join(f"{m}_{N_TRAIN[-1]}_force_mae_kcal_mol_A={top[m]:.3f}" for m in MODELS)
+line += " " + " ".join(f"slope_{m}={slopes[m]:.2f}" for m in MODELS)
+if ladder:
+    line += f" best_rung_force_mae_kcal_mol_A={results[best]['force_mae_kcal_mol_A']:.3f}"
+    line += f" best_rung_train_s={results[best]['train_s']:.0f}"
+print(f"result: {line} total_s={time.perf_counter() - t_start:.0f}")

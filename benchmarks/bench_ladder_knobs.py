@@ -14,8 +14,6 @@ numbers are the same on every machine (fixed seeds); the times are this machine'
 
 import sys
 
-import numpy as np
-
 from common.runs import DATABASE, RESULTS_DIR
 from schnet_tutorial import tools, trainings
 
@@ -34,8 +32,7 @@ VARIANTS = {
     "l1": {"loss": "l1"},
 }
 
-perm = np.random.default_rng(0).permutation(tools.count_frames(DATABASE))
-test_idx, val_idx, pool = perm[:500], perm[500:700], perm[700:]
+test_idx, val_idx, pool = trainings.split(tools.count_frames(DATABASE), 500, 200, seed=0)
 base = {"model": "painn", "steps": STEPS, "train_idx": pool[:1000], "val_idx": val_idx, "test_idx": test_idx}
 chosen = sys.argv[1:] or list(VARIANTS)
 jobs = {name: {**base, **VARIANTS[name]} for name in chosen}

@@ -82,8 +82,7 @@ check(
 )
 if RELABEL and importlib.util.find_spec("pyscf") is None:  # (before the work, not after it)
     fail("RELABEL > 0 needs PySCF: pip install -r requirements-dataset.txt (or set RELABEL = 0)")
-perm = np.random.default_rng(SPLIT_SEED).permutation(n_frames)
-test_idx, val_idx, pool = perm[:N_TEST], perm[N_TEST : N_TEST + N_VAL], perm[N_TEST + N_VAL :]
+test_idx, val_idx, pool = trainings.split(n_frames, N_TEST, N_VAL, SPLIT_SEED)
 cutoff = trainings.DEFAULTS["cutoff"]  # Å
 test_data, val_data, pool_data = tools.load_inputs(DATABASE, cutoff, test_idx, val_idx, pool)
 n_atoms = len(test_data[0]["_atomic_numbers"])
@@ -111,7 +110,7 @@ print(f"{n_frames} frames of {n_atoms} atoms: {N_TEST} test, {N_VAL} validation,
 # they disagree. As an ASE calculator (for MD) the committee runs each member's model (script3's fast
 # calculator) at every step, moves the atoms with the mean forces and keeps the spread of the forces.
 def training_frames(n, seed):
-    return np.sort(np.random.default_rng([SPLIT_SEED, seed]).permutation(pool)[:n])
+    return trainings.training_frames(pool, n, SPLIT_SEED, seed)
 
 
 common = {"val_idx": val_idx, "test_idx": test_idx, "database": str(DATABASE)}

@@ -255,13 +255,29 @@ def serve() -> None:
 # ---------------------------------------------------------------------------------------------
 # Many trainings (in the script's process)
 # ---------------------------------------------------------------------------------------------
+def split(n_frames: int, n_test: int, n_val: int, seed: int):
+    """Test, validation and pool frame indices: one shuffle of all frames, cut in three. The
+    test and validation frames are shared by every training of a script, so all are measured
+    alike; training sets are drawn from the pool (training_frames)."""
+    perm = np.random.default_rng(seed).permutation(n_frames)
+    return perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
+
+
+def training_frames(pool, n: int, split_seed: int, seed: int):
+    """N frames of the pool, sorted: the first N of the pool's shuffle number ``seed``. The sets
+    of one seed are nested (its 25 frames are part of its 50), as when a data set grows."""
+    return np.sort(np.random.default_rng([split_seed, seed]).permutation(pool)[:n])
+
+
 def folder_of(base: Path, s: dict) -> Path:
-    """base/<model>_n<frames>_seed<seed>_<hash of all settings and of the database>: a training
-    with the same settings (in any script's list) has the same folder."""
+    """base/<model>_n<frames>_seed<seed>_<hash of the settings and of the database>: a training
+    with the same settings (in any script's list) has the same folder. Settings at their default
+    value stay out of the hash, so a new knob (at its default) keeps the finished trainings."""
     s = {**DEFAULTS, **_plain(s)}
     db = Path(s["database"] or DATABASE)
     stamp = db.with_name(db.name + ".source.json")
-    key = {**s, "database": str(db.resolve()), "data": stamp.read_text() if stamp.is_file() else ""}
+    key = {k: v for k, v in s.items() if k not in DEFAULTS or v != DEFAULTS[k]}
+    key.update(database=str(db.resolve()), data=stamp.read_text() if stamp.is_file() else "")
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
     return Path(base) / f"{s['model']}_n{len(s['train_idx'])}_seed{s['seed']}_{digest}"
 
@@ -333,6 +349,7 @@ def run_all(trainings: dict, base, workers: int = 2, force: bool = False, say=No
             if say:
                 say(name, result, folder, True)
     todo = [folder for folder in first if folder not in done]
+    todo.sort(key=lambda folder: -_work(trainings[first[folder]]))  # the longest first: no long one last
     if not todo:
         return {name: done[folder] for name, folder in places.items()}
     Path(base).mkdir(parents=True, exist_ok=True)
@@ -362,6 +379,12 @@ def run_all(trainings: dict, base, workers: int = 2, force: bool = False, say=No
         for worker in workers:
             worker.stop()
     return {name: done[folder] for name, folder in places.items()}
+
+
+def _work(s: dict) -> float:
+    """A training's expected time, in SchNet steps (a PaiNN step of the same size costs about 3)."""
+    s = {**DEFAULTS, **s}
+    return s["steps"] * (3 if s["model"] == "painn" else 1) * (s["n_features"] / 64) ** 2
 
 
 def _plain(s: dict) -> dict:

@@ -103,12 +103,11 @@ def test_rerun_reuses_every_training(first_run):
     "args, message",
     [
         (("--seeds", "1,2,3"), "SEEDS needs one count per N_TRAIN value"),
-        (("--ladder", "tall"), "LADDER must be one of short, full, none"),
         (("--n-train", "25,99999"), "lower N_TRAIN/N_LADDER"),
-        (("--models", "schnet,mace"), "MODELS must be a list of schnet and/or painn"),
     ],
 )
 def test_bad_values_stop_with_one_line(first_run, args, message):
+    """The checks of cell 1 (the settings' own rules: tests/test_settings.py)."""
     _, env, _ = first_run
     res = run_script(SCRIPT4, "--quick", *args, env=env)
     assert res.returncode == 2

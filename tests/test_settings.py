@@ -56,18 +56,25 @@ def test_quick_settings_from_the_environment(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "values, message",
+    "script, values, message",
     [
-        (dict(EPOCHS=True), "EPOCHS must be an integer >= 1, got True"),
-        (dict(LEARNING_RATE=float("nan")), "LEARNING_RATE must be a finite number > 0"),
-        (dict(WIDTHS=[]), "WIDTHS must be a list of integers >= 1"),
-        (dict(SMALL=(10, 8)), "SMALL must be (basis functions, width, depth)"),
-        (dict(R_MIN=2.0, R_MAX=1.0), "need R_MIN < R_MAX"),
+        ("lj_5_bias_variance", dict(EPOCHS=True), "EPOCHS must be an integer >= 1, got True"),
+        ("lj_5_bias_variance", dict(LEARNING_RATE=float("nan")), "LEARNING_RATE must be a finite number > 0"),
+        ("lj_5_bias_variance", dict(WIDTHS=[]), "WIDTHS must be a list of integers >= 1"),
+        ("lj_5_bias_variance", dict(SMALL=(10, 8)), "SMALL must be (basis functions, width, depth)"),
+        ("lj_5_bias_variance", dict(R_MIN=2.0, R_MAX=1.0), "need R_MIN < R_MAX"),
+        ("script4_learning_curve", dict(LADDER="tall"), "LADDER must be one of short, full, none"),
+        (
+            "script4_learning_curve",
+            dict(MODELS=["schnet", "mace"]),
+            "MODELS must be a list of schnet and/or painn",
+        ),
+        ("script4_learning_curve", dict(N_TRAIN=[25, 0]), "N_TRAIN must be a list of integers >= 1"),
     ],
 )
-def test_bad_values_stop_with_one_line(values, message, capsys):
+def test_bad_values_stop_with_one_line(script, values, message, capsys):
     with pytest.raises(SystemExit) as stop:
-        settings.setup(namespace(**values), "lj_5_bias_variance")
+        settings.setup(namespace(**values), script)
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]

@@ -1,6 +1,7 @@
 """Sphinx configuration of the course website: every numbered script as a page of a sphinx-gallery.
 
-Build (from the project folder; offline; the first build runs every script, about 3-5 minutes):
+Build (from the project folder; offline; the first build runs every script: about 40 minutes on 2
+cores, most of it the trainings of script4 and script5, which later builds reuse from the outputs):
 
     .venv/bin/python -m sphinx -b html docs docs/_build/html
 

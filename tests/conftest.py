@@ -97,3 +97,14 @@ def notebook_images(notebook) -> int:
     return sum(
         "image/png" in out.get("data", {}) for cell in notebook.cells for out in cell.get("outputs", [])
     )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After the whole suite (with -n 2: in the process that collects the workers' results): the
+    user's output folders are as they were before it, or the run fails."""
+    if hasattr(session.config, "workerinput"):
+        return  # a worker: the main process checks once, after every worker has finished
+    changed = sorted(set(snapshot().items()) ^ set(BEFORE.items()))
+    if changed:
+        print(f"\nerror: the tests changed the user's output folders: {changed[:5]}", file=sys.stderr)
+        session.exitstatus = 1

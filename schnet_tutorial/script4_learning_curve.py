@@ -68,10 +68,11 @@ print(
 # %% 2 Model
 # Slide 15: the two models of script2 at its settings: SchNet (64 features, invariant: it sees only
 # distances) and PaiNN (64 features, equivariant: it also passes direction vectors between atoms).
-# The ladder's rungs are settings a student can choose; each changes one or two knobs of the minute's
-# settings (trainings.DEFAULTS): the model, its size, the number of optimizer steps (the time), the
-# cost (cell 3). schnet_tutorial/README.md says what each knob bought; most of the others (learning
-# rate, weight decay, batch size, an average of the weights) bought nothing beyond the noise.
+# The ladder's rungs are settings a student can choose; each changes a few knobs of the minute's
+# settings (trainings.DEFAULTS): the model, the number of optimizer steps (the time), the cost (cell
+# 3), and for the longest training the learning rate (at the minute's 1e-2, twelve times as many
+# steps went astray). schnet_tutorial/README.md says what each knob bought; the others (weight
+# decay, batch size, loss weights, an average of the weights) bought nothing beyond the noise.
 models = {"schnet": {"model": "schnet"}, "painn": {"model": "painn"}}
 rungs = {  # name: settings on top of the minute's; the steps as a multiple of STEPS
     "SchNet, the minute": {"model": "schnet"},

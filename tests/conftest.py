@@ -53,6 +53,15 @@ def run_script(path, *args, cwd=None, timeout=300, env=None):
     )
 
 
+def output_with_database(tmp_path_factory, name):
+    """A fresh output folder with script1's database in it: (folder, env pointing the scripts there)."""
+    out = tmp_path_factory.mktemp(name)
+    env = {"ML_TUTORIAL_OUTPUT": str(out)}
+    res = run_script(ROOT / "schnet_tutorial" / "script1_prepare_data.py", env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return out, env
+
+
 @pytest.fixture
 def run():
     return run_script

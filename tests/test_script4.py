@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 import schnetpack.transform as trn
 
-from conftest import ROOT, run_script
+from conftest import ROOT, output_with_database, run_script
 from schnet_tutorial import tools, trainings
 
-SCRIPT1 = ROOT / "schnet_tutorial" / "script1_prepare_data.py"
 SCRIPT4 = ROOT / "schnet_tutorial" / "script4_learning_curve.py"
 RESULT = re.compile(
     r"^result: schnet_100_force_mae_kcal_mol_A=(\S+) slope_schnet=(\S+) "
@@ -37,10 +36,7 @@ def trained_lines(stdout):
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("script4")
-    env = {"ML_TUTORIAL_OUTPUT": str(out)}
-    res = run_script(SCRIPT1, env=env)
-    assert res.returncode == 0, res.stderr[-2000:]
+    out, env = output_with_database(tmp_path_factory, "script4")
     res = run_script(SCRIPT4, "--quick", env=env, timeout=600)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     return out, env, res

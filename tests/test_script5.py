@@ -15,10 +15,10 @@ import pytest
 from ase.io import read
 
 from common import settings
-from conftest import ROOT, run_script
+from conftest import ROOT, output_with_database, run_script
 
 TUT = ROOT / "schnet_tutorial"
-SCRIPT1, SCRIPT5 = TUT / "script1_prepare_data.py", TUT / "script5_uncertainty.py"
+SCRIPT5 = TUT / "script5_uncertainty.py"
 QUICK = settings.QUICK["script5_uncertainty"]
 RESULT = re.compile(
     r"^result: spearman_rho=(?P<rho>\S+) active_force_mae_kcal_mol_A=(?P<active>\S+) "
@@ -44,10 +44,7 @@ def result_of(res):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """script1's database, then script5 --quick twice into the same output folder."""
-    out = tmp_path_factory.mktemp("script5")
-    env = {"ML_TUTORIAL_OUTPUT": str(out)}
-    res = run_script(SCRIPT1, env=env)
-    assert res.returncode == 0, res.stderr[-2000:]
+    out, env = output_with_database(tmp_path_factory, "script5")
     first = run_script(SCRIPT5, "--quick", env=env)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     base = out / "results" / "script5_uncertainty"

@@ -213,7 +213,6 @@ def train(s: dict, folder: Path) -> dict:
         "best_val_loss": best,
     }
     settings = {k.upper(): v for k, v in s.items() if not k.endswith("_idx")}
-    settings["CUTOFF"] = s["cutoff"]
     info = {f"test_{k}": v for k, v in result.items()}
     tools.save_model_info(folder, db_path, train_data, mean_per_atom.item(), settings, info)
     return result

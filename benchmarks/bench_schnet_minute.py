@@ -79,12 +79,12 @@ def md_rate(model_path, kind, atoms0, steps, seed=0):
     from ase import units
     from ase.md.langevin import Langevin
 
-    from schnet_tutorial import tools
+    from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
     atoms, rng = prepared(atoms0, seed)
-    atoms.calc = tools.make_calculator(tools.load_model(model_path), atoms, "eV", kind)
+    atoms.calc = md.make_calculator(model_files.load_model(model_path), atoms, "eV", kind)
     dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=300.0, friction=0.01 / units.fs, fixcm=False, rng=rng)
-    dyn.attach(tools.StabilityMonitor(atoms, dyn), interval=1)
+    dyn.attach(md.StabilityMonitor(atoms, dyn), interval=1)
     atoms.get_forces()  # warm-up
     t0, c0 = time.perf_counter(), time.process_time()
     dyn.run(steps)
@@ -98,11 +98,11 @@ def agreement(model_path, atoms0, steps=200):
     from ase import units
     from ase.md.langevin import Langevin
 
-    from schnet_tutorial import tools
+    from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
     atoms, rng = prepared(atoms0, 5)
-    atoms.calc = tools.make_calculator(tools.load_model(model_path), atoms, "eV", "fast")
-    reference = tools.make_calculator(tools.load_model(model_path), atoms, "eV", "spk")
+    atoms.calc = md.make_calculator(model_files.load_model(model_path), atoms, "eV", "fast")
+    reference = md.make_calculator(model_files.load_model(model_path), atoms, "eV", "spk")
     dyn = Langevin(atoms, 0.5 * units.fs, temperature_K=300.0, friction=0.01 / units.fs, fixcm=False, rng=rng)
     de, df, fmax = [], [], []
 
@@ -124,25 +124,25 @@ def stability_and_drift(model_path, atoms0):
     from ase.md.langevin import Langevin
     from ase.md.verlet import VelocityVerlet
 
-    from schnet_tutorial import tools
+    from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
-    model = tools.load_model(model_path)
+    model = model_files.load_model(model_path)
     stable = []
     for seed in (1, 2, 3):
         atoms, rng = prepared(atoms0, seed)
-        atoms.calc = tools.make_calculator(model, atoms)
+        atoms.calc = md.make_calculator(model, atoms)
         dyn = Langevin(
             atoms, 0.5 * units.fs, temperature_K=300.0, friction=0.01 / units.fs, fixcm=False, rng=rng
         )
-        monitor = tools.StabilityMonitor(atoms, dyn)
+        monitor = md.StabilityMonitor(atoms, dyn)
         dyn.attach(monitor, interval=1)
         try:
             dyn.run(1000)
             stable.append((seed, "stable", monitor.ratio_range))
-        except tools.MDBlowUpError as exc:
+        except md.MDBlowUpError as exc:
             stable.append((seed, f"BLEW UP: {exc}", monitor.ratio_range))
     atoms, _ = prepared(atoms0, 1)
-    atoms.calc = tools.make_calculator(model, atoms)
+    atoms.calc = md.make_calculator(model, atoms)
     dyn = VelocityVerlet(atoms, 0.5 * units.fs)
     etot = []
     dyn.attach(lambda: etot.append(atoms.get_total_energy()), interval=1)
@@ -186,12 +186,12 @@ def main():
                 "(target <= 60 s)"
             )
             os.environ["ML_TUTORIAL_OUTPUT"] = str(out)
-            from schnet_tutorial import tools
+            from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
-            model_path = tools.newest_model(out / "schnet_tutorial" / "models")
-        from schnet_tutorial import tools
+            model_path = model_files.newest_model(out / "schnet_tutorial" / "models")
+        from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
-        atoms0, origin = tools.start_geometry("", model_path, seed=42)
+        atoms0, origin = md.start_geometry("", model_path, seed=42)
         print(f"\nMD on {model_path.parent.name} ({len(atoms0)} atoms, start: {origin})")
         fast, spk = [], []
         for _ in range(args.rounds):

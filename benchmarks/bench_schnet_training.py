@@ -64,7 +64,8 @@ def tutorial_worker(args) -> None:
     import torchmetrics
     from pytorch_lightning.loggers import TensorBoardLogger
 
-    from schnet_tutorial import tools
+    from schnet_tutorial import model_files  # isort: skip (first: it quiets SchNetPack's import)
+    from common.mlp import count_parameters
 
     torch.set_num_threads(args.threads)
     pl.seed_everything(0, verbose=False)
@@ -129,11 +130,11 @@ def tutorial_worker(args) -> None:
     trainer.fit(task, datamodule=data)
     fit_s = time.perf_counter() - t0
     # --- test the best model on the shared test frames (inputs as script2 makes them) ---
-    best = tools.load_model(model_path)
-    (inputs,) = tools.load_inputs(args.db, cutoff, split["test_idx"])
+    best = model_files.load_model(model_path)
+    (inputs,) = data.load_inputs(args.db, cutoff, split["test_idx"])
     energies = np.array([d["energy"].item() for d in inputs])
     f_ref = np.concatenate([d["forces"].numpy() for d in inputs])
-    e_pred, f_pred = tools.predict(best, [trn.CastTo32()(d) for d in inputs])
+    e_pred, f_pred = model_files.predict_energy_forces(best, [trn.CastTo32()(d) for d in inputs])
     print(
         "RESULT "
         + json.dumps(
@@ -143,7 +144,7 @@ def tutorial_worker(args) -> None:
                 "frames_per_s": trainer.current_epoch * len(split["train_idx"]) / fit_s,
                 "energy_mae_eV": float(np.abs(e_pred - energies).mean()),
                 "force_mae_eV_per_A": float(np.abs(f_pred - f_ref).mean()),
-                "params": tools.count_parameters(nnpot),
+                "params": count_parameters(nnpot),
             }
         ),
         flush=True,
@@ -244,7 +245,7 @@ def main() -> None:
 
     import numpy as np
 
-    from schnet_tutorial import tools
+    from schnet_tutorial import data  # isort: skip (first: it quiets SchNetPack's import)
 
     load0 = os.getloadavg()[0]
     print(
@@ -254,9 +255,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench_training_"))
     try:
         db = work / "ethanol.db"
-        tools.build_database(tools.read_frames(tools.DATA_FILE), db)
-        n = tools.count_frames(db)
-        train_idx, val_idx, test_idx = tools.split_indices(n, 1000, 500, 0, seed=0)  # script2's split
+        data.build_database(data.read_frames(data.DATA_FILE), db)
+        n = data.count_frames(db)
+        train_idx, val_idx, test_idx = data.split(n, 1000, 500, 0, seed=0)  # script2's split
         split = work / "split.npz"
         np.savez(split, train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
         print(
@@ -265,7 +266,7 @@ def main() -> None:
         )
         # script2's speed trick, measured: the model inputs (neighbour lists included) of the 1000
         # training frames through SchNetPack's dataset + ASENeighborList transform, as its tutorial
-        # computes them in every epoch, against tools.load_inputs once for all frames
+        # computes them in every epoch, against data.load_inputs once for all frames
         import schnetpack as spk
         import schnetpack.transform as trn
 
@@ -275,11 +276,11 @@ def main() -> None:
             data[int(i)]
         per_epoch = time.process_time() - t0
         t0 = time.process_time()
-        tools.load_inputs(db, 5.0, train_idx, val_idx, test_idx)
+        data.load_inputs(db, 5.0, train_idx, val_idx, test_idx)
         once = time.process_time() - t0
         print(
             f"model inputs: ASEAtomsData + ASENeighborList {per_epoch:.2f} s CPU per epoch of 1000 frames "
-            f"(x 30 epochs: {30 * per_epoch:.0f} s); tools.load_inputs {once:.2f} s once for all {n} frames\n"
+            f"(x 30 epochs: {30 * per_epoch:.0f} s); data.load_inputs {once:.2f} s once for all {n} frames\n"
         )
 
         results, ratios = {}, []

@@ -37,6 +37,17 @@ def fail(message: str, code: int = 2):
     raise SystemExit(code)
 
 
+def warn(message: str) -> None:
+    """One line ``warning: message`` on stderr: the script goes on."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name if it has none), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 def check(condition: bool, message: str) -> None:
     """Stop with a one-line error when ``condition`` is false."""
     if not condition:
@@ -87,7 +98,8 @@ def number_list(item, test, says, length=None, kind=list):
     return Rule(kind, test, says, item=item, length=length)
 
 
-ACTIVATIONS = ("gelu", "relu", "tanh", "silu", "softplus")
+ACTIVATIONS = ("gelu", "relu", "tanh", "silu", "softplus", "ssp")  # ssp: SchNet's shifted softplus
+MODELS = ("schnet", "painn")  # the SchNetPack representations the lessons train
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
 INTS_1 = number_list(int, lambda v: v >= 1, "a list of integers >= 1")
@@ -96,69 +108,61 @@ NUMBERS_POSITIVE = number_list(float, lambda v: 0 < v < math.inf, "a list of num
 MODEL_SHAPE = number_list(int, lambda v: v >= 1, "(basis functions, width, depth), each >= 1", 3, tuple)
 
 
+def choice_list(*names):
+    return number_list(str, lambda v: v in names, "a list of " + " and/or ".join(names))
+
+
 def named(rule: Rule, names: str) -> dict[str, Rule]:
     return dict.fromkeys(names.split(), rule)
 
 
 # fmt: off
+# One rule per name: a setting name means the same thing in every script (N_TRAIN is always one number
+# of training frames, STEPS optimizer steps, MD_STEPS molecular-dynamics steps, MODEL an architecture,
+# MODEL_FILE a model file, N_SEEDS a number of repeats, SEED one seed).
 RULES: dict[str, Rule] = {
     # Lennard-Jones data (reduced units: r in sigma, E in epsilon), models and training
-    **named(INT_1, "N_POINTS N_TRAIN N_VALIDATION N_VAL N_BASIS WIDTH DEPTH BATCH_SIZE EPOCHS STEPS PATIENCE "
-                   "N_SEEDS N_THREADS SURFACE_STEPS SCREEN_EPOCHS TOP_K FULL_EPOCHS NOISY_RUNS"),
+    **named(INT_1, "N_POINTS N_TRAIN N_VAL N_BASIS WIDTH DEPTH BATCH_SIZE EPOCHS STEPS PATIENCE N_SEEDS "
+                   "N_THREADS SURFACE_STEPS SCREEN_EPOCHS TOP_K FULL_EPOCHS NOISY_RUNS"),
     **named(INT_0, "N_TEST SPLIT_SEED SEED N_RANDOM"),
-    **named(INT_2, "SEEDS REPEATS"),
     **named(POSITIVE, "R_MIN R_MAX R_EXTRAPOLATE LEARNING_RATE ADAM_LEARNING_RATE SURFACE_LEARNING_RATE"),
     **named(NON_NEGATIVE, "NOISE WEIGHT_DECAY SURFACE_NOISE"),
     **named(ANY_NUMBER, "BASIS_MIN BASIS_MAX"),
     "DESCRIPTOR": choice("gaussian", "one_hot"), "ACTIVATION": choice(*ACTIVATIONS),
     "OPTIMIZER": choice(*OPTIMIZERS), "MOMENTUM": FRACTION, "DEVICE": DEVICE,
     "SMALL": MODEL_SHAPE, "LARGE": MODEL_SHAPE, "WIDTHS": INTS_1, "L2_STRENGTHS": NUMBERS_0,
+    "TRAIN_SIZES": INTS_1, "SETS_PER_SIZE": INTS_1,
     "SURFACE_START": number_list(float, math.isfinite, "(x, y), two numbers", 2, tuple),
     "GRID_LEARNING_RATE": NUMBERS_POSITIVE, "GRID_WIDTH": INTS_1, "GRID_DEPTH": INTS_1, "GRID_L2": NUMBERS_0,
     "LEARNING_RATE_RANGE": number_list(float, lambda v: 0 < v < math.inf, "(low, high) > 0", 2, tuple),
     "WIDTH_RANGE": number_list(int, lambda v: v >= 1, "(low, high), integers >= 1", 2, tuple),
     "DEPTH_RANGE": number_list(int, lambda v: v >= 1, "(low, high), integers >= 1", 2, tuple),
     "L2_RANGE": number_list(float, lambda v: 0 < v < math.inf, "(low, high) > 0", 2, tuple),
-    # files and folders ("" = the project's own)
-    **named(PATH, "RUNS_DIR RESULTS_DIR FIGURES_DIR MODELS_DIR DB_PATH DATA_FILE MD17_FILE OUT_DIR "
-                  "MODEL_PATH MODEL2"),
-    # SchNet: data (script1) and training (script2)
+    # files ("" = the project's own)
+    **named(PATH, "DB_PATH DATA_FILE MD17_FILE MODEL_FILE MODEL_FILE_2"),
+    # SchNet: data (script1) and training (script2; script4-6 train with the same pipeline)
     "SOURCE": choice("bundled", "md17", "rmd17"), "FORCE": FLAG, "PROGRESS_BAR": FLAG, "WRITE_GIF": FLAG,
     **named(INT_1, "N_FEATURES N_INTERACTIONS N_RBF VAL_EVERY DEVICES NUM_NODES MD_STEPS N_LADDER N_WORKERS "
-                   "FIT_UP_TO"),
-    "N_FILTERS": INT_0, "CUTOFF": POSITIVE, "MODEL": choice("schnet", "painn"),
+                   "FIT_UP_TO AL_START AL_BATCH AL_ROUNDS AL_STEPS"),
+    **named(INT_2, "COMMITTEE N_BINS"), "RELABEL": INT_0,
+    "N_FILTERS": INT_0, "CUTOFF": POSITIVE, "MODEL": choice(*MODELS), "MODELS": choice_list(*MODELS),
+    "LOSS": choice("mse", "l1"), "LADDER": choice("short", "full", "none"),
     **named(NON_NEGATIVE, "TIME_BUDGET_S ENERGY_WEIGHT FORCE_WEIGHT FRICTION_PER_FS"),
     "LR_SCHEDULE": choice("cosine", "constant"),
     "LR_FINAL": _number(float, 0, 1, low_open=True, says="a number in (0, 1]"),
     "ACCELERATOR": choice("cpu", "gpu", "auto"),
-    # SchNet: molecular dynamics (script3) and vibrations (script6)
+    # SchNet: molecular dynamics (script3), uncertainty (script5) and vibrations (script7)
     "ENERGY_UNIT": choice("", "eV", "kcal/mol", "kJ/mol", "Hartree"), "START": TEXT,
     "THERMOSTAT": choice("langevin", "nve"), "CALCULATOR": choice("fast", "spk"),
     "TEMPERATURE_K": _number(float, 0, 10000, low_open=True, says="a temperature in (0, 10000] K"),
+    "TEMPERATURES_K": number_list(float, lambda v: 0 < v <= 10000, "a list of temperatures in (0, 10000] K"),
+    "THRESHOLD_QUANTILE": _number(float, 0, 1, low_open=True, high_open=True, says="a fraction in (0, 1)"),
     "TIMESTEP_FS": _number(float, 0, 20, low_open=True, says="a time step in (0, 20] fs (0.5 is typical)"),
     "TRAJ_INTERVAL": INT_1, "LOG_INTERVAL": INT_1,
     "MAX_BOND_STRETCH": _number(float, 1, low_open=True, says="a number > 1"),
     "MAX_BOND_COMPRESSION": _number(float, 0, 1, low_open=True, high_open=True, says="a number in (0, 1)"),
     **named(POSITIVE, "MAX_DRIFT_MEV_PER_ATOM OPT_FMAX_EV_A CORRELATION_FS"),
     "HESSIAN_STEP_A": _number(float, 0, 0.1, low_open=True, says="a displacement in (0, 0.1] Å"),
-}
-
-# Settings whose meaning differs in one script: {script: {name: rule}}
-SCRIPT_RULES: dict[str, dict[str, Rule]] = {
-    "lj_4_learning_curve": {"N_TRAIN": number_list(int, lambda v: v >= 1, "a list of integers >= 1")},
-    "script2_train_schnet": {"ACTIVATION": choice("silu", "ssp")},
-    "script3_run_md": {"MODEL": PATH},
-    "script6_vibrations": {"MODEL": PATH},
-    "script5_uncertainty": {**named(INT_2, "COMMITTEE N_BINS"), "N_TEST": INT_1, "RELABEL": INT_0,
-                            **named(INT_1, "AL_START AL_BATCH AL_ROUNDS AL_SEEDS AL_STEPS"),
-                            "THRESHOLD_QUANTILE": _number(float, 0, 1, low_open=True, high_open=True,
-                                                          says="a fraction in (0, 1)"),
-                            "TEMPERATURES_K": number_list(float, lambda v: 0 < v <= 10000,
-                                                          "a list of temperatures in (0, 10000] K")},
-    "script4_learning_curve": {"N_TRAIN": number_list(int, lambda v: v >= 1, "a list of integers >= 1"),
-                               "SEEDS": INTS_1, "MODELS": number_list(str, lambda v: v in ("schnet", "painn"),
-                                                                      "a list of schnet and/or painn"),
-                               "LADDER": choice("short", "full", "none")},
 }
 
 # Relations between settings, checked when a script has all the names: (names, test, message)
@@ -179,8 +183,8 @@ QUICK: dict[str, dict] = {
     "lj_1_overfit": {"EPOCHS": 50, "N_SEEDS": 2},
     "lj_2_overfit_with_validation": {"EPOCHS": 60, "PATIENCE": 20},
     "lj_3_hyperparameters": {"EPOCHS": 30, "N_TRAIN": 30},
-    "lj_4_learning_curve": {"N_TRAIN": [10, 40, 160], "REPEATS": 3, "EPOCHS": 150},
-    "lj_5_bias_variance": {"WIDTHS": [2, 16, 64], "L2_STRENGTHS": [0.0, 1e-3], "SEEDS": 3, "EPOCHS": 150},
+    "lj_4_learning_curve": {"TRAIN_SIZES": [10, 40, 160], "N_SEEDS": 3, "EPOCHS": 150},
+    "lj_5_bias_variance": {"WIDTHS": [2, 16, 64], "L2_STRENGTHS": [0.0, 1e-3], "N_SEEDS": 3, "EPOCHS": 150},
     "lj_6_optimizers": {"STEPS": 150},
     "lj_7_hyperparameter_search": {"GRID_LEARNING_RATE": [1e-2], "GRID_WIDTH": [8, 16], "GRID_DEPTH": [1],
                                    "GRID_L2": [0.0], "N_RANDOM": 2, "SCREEN_EPOCHS": 10, "TOP_K": 2,
@@ -189,17 +193,21 @@ QUICK: dict[str, dict] = {
     # script2: a model in 2 s that still runs script3's 100 quick MD steps without breaking a bond
     "script2_train_schnet": {"N_TRAIN": 200, "N_VAL": 50, "N_TEST": 200, "EPOCHS": 5, "N_FEATURES": 16,
                              "N_FILTERS": 0, "N_INTERACTIONS": 1},
-    "script3_run_md": {"STEPS": 100},
+    "script3_run_md": {"MD_STEPS": 100},
     # script4: a SchNet curve of 2 sizes and the 4 short rungs on the larger one, seconds each
-    "script4_learning_curve": {"MODELS": ["schnet"], "N_TRAIN": [10, 100], "SEEDS": [2, 1], "STEPS": 150,
-                               "N_VAL": 20, "N_TEST": 50, "N_LADDER": 100},
-    "script6_vibrations": {"MD_STEPS": 1000, "CORRELATION_FS": 200.0},
+    "script4_learning_curve": {"MODELS": ["schnet"], "TRAIN_SIZES": [10, 100], "SETS_PER_SIZE": [2, 1],
+                               "STEPS": 150, "N_VAL": 20, "N_TEST": 50, "N_LADDER": 100},
+    "script7_vibrations": {"MD_STEPS": 1000, "CORRELATION_FS": 200.0},
     # script5: committees of 2 small trainings, one round of active learning, 100 MD steps
     "script5_uncertainty": {"COMMITTEE": 2, "N_TRAIN": 200, "STEPS": 150, "N_TEST": 200, "N_VAL": 50,
                             "MD_STEPS": 100, "AL_START": 20, "AL_BATCH": 20, "AL_ROUNDS": 1, "AL_SEEDS": 1,
                             "AL_STEPS": 100},
 }
 # fmt: on
+
+
+_QUICK_RUN = False  # set by setup: this run uses the reduced settings
+_SETTINGS: dict = {}  # set by setup: the running script's settings, checked
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,15 +218,38 @@ def setup(namespace: dict, script: str) -> None:
     argv = command_line(namespace)
     quick = "--quick" in argv or _truthy(os.environ.get("ML_TUTORIAL_QUICK", ""))
     argv = [a for a in argv if a != "--quick"]
+    global _QUICK_RUN
+    _QUICK_RUN = quick
     if quick:
-        namespace.update(QUICK.get(script, {}))
+        reduced = QUICK.get(script, {})
+        changes = ", ".join(
+            f"{k} {namespace.get(k)!r} -> {v!r}" for k, v in reduced.items() if namespace.get(k) != v
+        )
+        print(
+            f"reduced settings (--quick or ML_TUTORIAL_QUICK): {changes or 'none for this script'}; "
+            "the numbers below are not those of the settings above",
+            flush=True,
+        )
+        namespace.update(reduced)
     if "--help" in argv or "-h" in argv:
         print(usage(namespace, script))
         raise SystemExit(0)
     apply_overrides(namespace, argv, script)
     check_settings(namespace, script)
+    _SETTINGS.clear()
+    _SETTINGS.update({name: namespace[name] for name in settings_of(namespace)})
     check_writable()
     _limit_threads(namespace.get("N_THREADS", 1))
+
+
+def quick_settings() -> bool:
+    """True when the running script uses its reduced settings (--quick or ML_TUTORIAL_QUICK=1)."""
+    return _QUICK_RUN
+
+
+def settings_used() -> dict:
+    """The running script's settings as ``setup`` checked them: {name: value} (for its records)."""
+    return dict(_SETTINGS)
 
 
 def command_line(namespace: dict) -> list[str]:
@@ -240,10 +271,6 @@ def command_line(namespace: dict) -> list[str]:
 
 def _truthy(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
-
-
-def rules_for(script: str) -> dict[str, Rule]:
-    return {**RULES, **SCRIPT_RULES.get(script, {})}
 
 
 def settings_of(namespace: dict) -> list[str]:
@@ -301,7 +328,7 @@ def convert(text: str, rule: Rule | None, default):
 
 def apply_overrides(namespace: dict, argv: list[str], script: str) -> list[str]:
     """Set the settings named on the command line (``--name value`` or ``--name=value``)."""
-    rules, names, changed = rules_for(script), settings_of(namespace), []
+    rules, names, changed = RULES, settings_of(namespace), []
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -356,7 +383,7 @@ def problem(value, rule: Rule) -> bool:
 
 def check_settings(namespace: dict, script: str) -> None:
     """One-line error for the first setting of the wrong type or out of range."""
-    rules = rules_for(script)
+    rules = RULES
     for name in settings_of(namespace):
         rule, value = rules.get(name), namespace[name]
         if rule is not None and problem(value, rule):

@@ -6,7 +6,7 @@ frames of a 500 K ethanol MD labelled with PBE/def2-SVP (data/README.md); MD17 o
 This script is the lecture's step 1 (Data); script2 does steps 2-4 (model, cost function, fit).
 """
 
-from schnet_tutorial import tools  # isort: skip (first: it quiets a warning of SchNetPack's import)
+from schnet_tutorial import data  # isort: skip (first: it quiets SchNetPack's import)
 import contextlib
 import shutil
 import socket
@@ -20,7 +20,7 @@ from schnetpack.datasets import MD17, rMD17
 
 from common.plotting import save_figure, show
 from common.runs import DATABASE
-from common.settings import check_writable, fail, setup
+from common.settings import check_writable, fail, first_line, setup
 
 # %% Settings: edit these, or override them on the command line (--source md17 --force true)
 SOURCE = "bundled"  # "bundled" (offline), "md17" or "rmd17" (downloaded by schnetpack.datasets)
@@ -37,23 +37,23 @@ setup(globals(), "script1_prepare_data")  # command-line overrides and checks
 # units and converts them when script2 reads the database.
 db_name = "ethanol.db" if SOURCE == "bundled" else f"ethanol_{SOURCE}.db"
 db = Path(DB_PATH) if DB_PATH else DATABASE.with_name(db_name)
-data_file = Path(DATA_FILE) if DATA_FILE else tools.DATA_FILE
+data_file = Path(DATA_FILE) if DATA_FILE else data.DATA_FILE
 if SOURCE == "bundled" and not data_file.is_file():
     fail(f"data file {data_file} not found; set DATA_FILE to an extended XYZ file with energies and forces")
 if SOURCE != "bundled" and MD17_FILE and not Path(MD17_FILE).is_file():
     fail(f"MD17_FILE {MD17_FILE} not found (md17: md17_ethanol.npz; rmd17: the rmd17.tar.gz archive)")
 check_writable(db.parent)  # before the work: a read-only folder or a full disk
 if SOURCE == "bundled":
-    stamp = tools.source_stamp(data_file)
+    stamp = data.source_stamp(data_file)
 else:
-    stamp = {"dataset": SOURCE, **(tools.source_stamp(MD17_FILE) if MD17_FILE else {})}
+    stamp = {"dataset": SOURCE, **(data.source_stamp(MD17_FILE) if MD17_FILE else {})}
 
-if tools.database_is_current(db, stamp) and not FORCE:
+if data.database_is_current(db, stamp) and not FORCE:
     print(f"database {db} is up to date (FORCE = True, --force true, rebuilds it)")
 elif SOURCE == "bundled":
     print(f"building {db} from {data_file}")
-    tools.build_database(tools.read_frames(data_file), db)
-    tools.write_stamp(db, stamp)
+    data.build_database(data.read_frames(data_file), db)
+    data.write_stamp(db, stamp)
 else:  # SchNetPack downloads with urllib's urlretrieve: MD17_FILE replaces it by a copy
     print(f"building {db} from {MD17_FILE or SOURCE.upper() + ' (download)'}")
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -68,17 +68,17 @@ else:  # SchNetPack downloads with urllib's urlretrieve: MD17_FILE replaces it b
         tmp.unlink(missing_ok=True)
         what = f"read the {SOURCE.upper()} data in {MD17_FILE}" if MD17_FILE else f"download {SOURCE.upper()}"
         hint = "use SOURCE = 'bundled' (offline) or MD17_FILE = a local copy"
-        fail(f"could not {what}: {tools.first_line(exc)}; {hint}")
+        fail(f"could not {what}: {first_line(exc)}; {hint}")
     tmp.replace(db)
-    tools.write_stamp(db, stamp)
+    data.write_stamp(db, stamp)
 
 # %% 5 Look at the result
 # The printed summary: frames, atoms, the energy range and the mean force, with units. The figure
 # shows the spread of the potential energy over the frames: about 1 eV at 500 K around a mean of
 # -4210 eV. The model must learn these small differences, not the huge absolute energy.
-energies, forces, n_atoms = tools.read_energies_forces(db)
+energies, forces, n_atoms = data.read_energies_forces(db)
 spread, mean_force = energies.max() - energies.min(), np.linalg.norm(forces, axis=1).mean()
-kcal = tools.EV_TO_KCAL_PER_MOL
+kcal = data.EV_TO_KCAL_PER_MOL
 print(
     f"{db.name}: {len(energies)} frames of {n_atoms} atoms; energy {energies.min():.3f} .. "
     f"{energies.max():.3f} eV (spread {spread:.3f} eV = {spread * kcal:.1f} kcal/mol); "

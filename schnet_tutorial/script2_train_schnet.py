@@ -6,8 +6,7 @@ ties the model to its cost function and optimizer, and PyTorch Lightning's Train
 The model of the best validation loss is tested once on held-out frames and saved for script3.
 """
 
-from schnet_tutorial import tools  # isort: skip (first: it quiets a warning of SchNetPack's import)
-import shutil
+from schnet_tutorial import data, model_files, pipeline  # isort: skip (first: it quiets SchNetPack's import)
 import time
 from pathlib import Path
 
@@ -19,9 +18,10 @@ import schnetpack.transform as trn
 import torch
 import torchmetrics
 
+from common.mlp import count_parameters
 from common.plotting import save_figure, show
-from common.runs import DATABASE, RUNS_DIR, settings_name
-from common.settings import check, check_writable, fail, setup
+from common.runs import DATABASE, MODELS_DIR, RUNS_DIR, settings_name
+from common.settings import check, check_writable, settings_used, setup
 
 # %% Settings: edit these, or override them on the command line (--epochs 20 --model painn)
 N_TRAIN, N_VAL = 1000, 500  # frames for training and validation
@@ -31,23 +31,25 @@ TIME_BUDGET_S = 0.0  # > 0: stop training after this many seconds (results then 
 MODEL = "schnet"  # "schnet" (invariant, cheap) or "painn" (equivariant: more accurate per epoch, slower)
 N_FEATURES = 64  # atom feature size (embedding dimension)
 N_INTERACTIONS = 3  # message-passing blocks
-N_FILTERS = 32  # SchNet: width of the continuous filters (0 = N_FEATURES, as in the SchNet paper)
+N_FILTERS = 32  # SchNet only: width of the continuous filters (0 = N_FEATURES, as in the SchNet paper)
 CUTOFF = 5.0  # Å: atoms closer than this exchange messages
 N_RBF = 20  # Gaussian radial basis functions between 0 and CUTOFF
-ACTIVATION = "silu"  # "silu" (x sigmoid(x)) or "ssp" (shifted softplus, the SchNet paper's)
+ACTIVATION = "silu"  # "silu" (x sigmoid(x)), "ssp" (shifted softplus, the SchNet paper's), or gelu, tanh ...
+LOSS = "mse"  # "mse": mean squared errors; "l1": mean absolute errors (the test's own measure)
+ENERGY_WEIGHT, FORCE_WEIGHT = 0.01, 0.99  # weights of the energy (eV²) and force (eV²/Å²) errors
 LEARNING_RATE = 1e-2  # start value (AdamW); 2e-2 is already too large here
 LR_SCHEDULE = "cosine"  # "cosine": decays to LR_FINAL x LEARNING_RATE over the epochs; "constant"
 LR_FINAL = 0.01
 BATCH_SIZE = 8  # frames per optimizer step
-ENERGY_WEIGHT, FORCE_WEIGHT = 0.01, 0.99  # weights of the energy (eV²) and force (eV²/Å²) MSEs
 VAL_EVERY = 1  # validate every this many epochs
 SEED = 0  # data split, initial weights, batch order
+DB_PATH = ""  # "" = the database script1 made (schnet_tutorial/data/ethanol.db)
+# Hardware: where the training runs (GPUs and clusters: schnet_tutorial/README.md)
 N_THREADS = 1  # CPU threads: a 9-atom molecule gains little from more, and loses when others run
-ACCELERATOR = "cpu"  # "cpu", "gpu" or "auto"; GPUs and clusters: see README.md
+ACCELERATOR = "cpu"  # "cpu", "gpu" or "auto"
 DEVICES = 1  # GPUs (or CPU processes) per node
 NUM_NODES = 1  # machines (cluster nodes)
 PROGRESS_BAR = False  # Lightning's progress bar (nice in a terminal)
-DB_PATH = ""  # "" = the database script1 made (schnet_tutorial/data/ethanol.db)
 setup(globals(), "script2_train_schnet")  # command-line overrides and checks
 
 # %% 1 Data
@@ -58,13 +60,12 @@ setup(globals(), "script2_train_schnet")  # command-line overrides and checks
 # itself; they are built once and kept in memory (benchmarks/README.md). The energies are learned
 # relative to the mean energy per atom of the training frames (RemoveOffsets): the network only
 # has to learn the small differences between frames, not -4210 eV. The model computes in float32.
-check_writable(tools.MODELS_DIR, RUNS_DIR)  # before the work: a read-only folder or a full disk
+check_writable(MODELS_DIR, RUNS_DIR)  # before the work: a read-only folder or a full disk
 t_start = time.perf_counter()
 db_path = Path(DB_PATH) if DB_PATH else DATABASE
-n_frames = tools.count_frames(db_path)
-train_idx, val_idx, test_idx = tools.split_indices(n_frames, N_TRAIN, N_VAL, N_TEST, SEED)
-train_data, val_data, test_data = tools.load_inputs(db_path, CUTOFF, train_idx, val_idx, test_idx)
-test_energies = np.array([d["energy"].item() for d in test_data])  # eV
+n_frames = data.count_frames(db_path)
+train_idx, val_idx, test_idx = data.split(n_frames, N_TRAIN, N_VAL, N_TEST, SEED)
+train_data, val_data, test_data = data.load_inputs(db_path, CUTOFF, train_idx, val_idx, test_idx)
 n_atoms = np.array([d["_n_atoms"].item() for d in train_data])
 mean_per_atom = torch.tensor(np.mean([d["energy"].item() for d in train_data] / n_atoms))  # eV, float64
 remove_mean = trn.RemoveOffsets("energy", remove_mean=True, property_mean=mean_per_atom)
@@ -88,7 +89,7 @@ print(
 # gives every atom an energy; their sum is E, and Forces gives F = -dE/dR by automatic
 # differentiation. AddOffsets adds the mean energy back (as one float64 number, the way SchNetPack
 # stores it), so the saved model predicts absolute energies. Look at the parameter count.
-activation = {"silu": torch.nn.functional.silu, "ssp": spk.nn.shifted_softplus}[ACTIVATION]
+activation = pipeline.ACTIVATIONS[ACTIVATION]  # e.g. torch.nn.functional.silu
 Representation = {"schnet": spk.representation.SchNet, "painn": spk.representation.PaiNN}[MODEL]
 filters = {"n_filters": N_FILTERS or N_FEATURES} if MODEL == "schnet" else {}  # PaiNN has no such setting
 representation = Representation(
@@ -108,7 +109,7 @@ model = spk.model.NeuralNetworkPotential(
     ],
     postprocessors=[trn.CastTo64(), trn.AddOffsets("energy", add_mean=True, property_mean=mean_per_atom)],
 )
-n_params = tools.count_parameters(model)
+n_params = count_parameters(model)
 print(
     f"{MODEL}: {N_INTERACTIONS} interactions, {N_FEATURES} features, "
     + (f"{N_FILTERS or N_FEATURES} filters, " if filters else "")
@@ -117,13 +118,15 @@ print(
 
 # %% 3 Cost function
 # Slide 6: ENERGY_WEIGHT x MSE of the energies (eV²) + FORCE_WEIGHT x MSE of the force components
-# (eV²/Å²). A frame has one energy but 27 force components, and MD needs the forces, so the cost
-# favours them. The mean absolute errors (MAE) are computed on the validation set only: at every
-# training step too (SchNetPack's default) they would cost a quarter of the training time.
+# (eV²/Å²); with LOSS = "l1" the mean absolute errors instead. A frame has one energy but 27 force
+# components, and MD needs the forces, so the cost favours them. The mean absolute errors (MAE) are
+# computed on the validation set only: at every training step too (SchNetPack's default) they would
+# cost a quarter of the training time.
 outputs = []
 for name, weight in (("energy", ENERGY_WEIGHT), ("forces", FORCE_WEIGHT)):
     metric = {"MAE": torchmetrics.MeanAbsoluteError()}
-    outputs.append(spk.task.ModelOutput(name, loss_fn=torch.nn.MSELoss(), loss_weight=weight, metrics=metric))
+    loss_fn = {"mse": torch.nn.MSELoss(), "l1": torch.nn.L1Loss()}[LOSS]
+    outputs.append(spk.task.ModelOutput(name, loss_fn=loss_fn, loss_weight=weight, metrics=metric))
     outputs[-1].metrics["train"] = {}
 
 # %% 4 Find the parameters
@@ -143,13 +146,13 @@ task = spk.task.AtomisticTask(
     scheduler_cls=torch.optim.lr_scheduler.CosineAnnealingLR if LR_SCHEDULE == "cosine" else None,
     scheduler_args={"T_max": EPOCHS, "eta_min": LR_FINAL * LEARNING_RATE},
 )
-run_name = f"{MODEL}_" + settings_name(e=EPOCHS, lr=LEARNING_RATE, f=N_FEATURES)
-model_dir = tools.new_model_folder(run_name)  # a new folder per run; removed if the run does not finish
+model_dir = model_files.new_model_folder(
+    f"{MODEL}_" + settings_name(e=EPOCHS, f=N_FEATURES)
+)  # a new one per run
 np.savez(model_dir / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
-model_file = str(model_dir / tools.MODEL_FILE)
+model_file = str(model_dir / model_files.MODEL_FILE)
 checkpoint = spk.train.ModelCheckpoint(model_file, dirpath=model_dir, filename="best", monitor="val_loss")
-run_dir = tools.new_folder(RUNS_DIR, model_dir.name)  # TensorBoard's folder of this run
-logger = tools.SettingsLogger(str(run_dir.parent), name=run_dir.name, version="", default_hp_metric=False)
+logger = pipeline.SettingsLogger(str(RUNS_DIR), name=model_dir.name, version="", default_hp_metric=False)
 trainer = pl.Trainer(
     max_epochs=EPOCHS,
     max_time={"seconds": TIME_BUDGET_S} if TIME_BUDGET_S else None,
@@ -166,77 +169,48 @@ trainer = pl.Trainer(
     enable_progress_bar=PROGRESS_BAR,
 )
 t_train = time.perf_counter()
-interrupted = tools.fit(trainer, task, train_loader, val_loader, model_dir)  # True: stopped by Ctrl-C
+with pipeline.interruptible(model_dir, task) as run:  # Ctrl-C: the best model so far is kept
+    trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader)
 train_s = time.perf_counter() - t_train
-if not trainer.is_global_zero:
-    raise SystemExit(0)  # several GPUs or nodes: only the first process tests and saves (README.md)
-best_loss = float("nan" if checkpoint.best_model_score is None else checkpoint.best_model_score)
-if not np.isfinite(best_loss):
-    shutil.rmtree(model_dir, ignore_errors=True)
-    check(not interrupted, "training interrupted (Ctrl-C) before its first validation: nothing was saved")
-    fail(f"training diverged (validation loss {best_loss}): nothing was saved; lower LEARNING_RATE")
-if interrupted:
-    tools.warn(
-        f"training interrupted (Ctrl-C) after {trainer.current_epoch} of {EPOCHS} epochs: the best model so "
-        "far is tested and saved, marked as interrupted"
-    )
-frames_per_s = trainer.current_epoch * len(train_data) / train_s
+best_loss = pipeline.best_loss(checkpoint, trainer, run.interrupted, model_dir)  # stops if none or NaN
 print(
-    f"trained {trainer.current_epoch} epochs in {train_s:.1f} s ({frames_per_s:.0f} frames/s, validation "
-    f"included); best validation loss {best_loss:.3g}"
+    f"trained {trainer.current_epoch} epochs in {train_s:.1f} s "
+    f"({trainer.current_epoch * len(train_data) / train_s:.0f} frames/s, validation included); "
+    f"best validation loss {best_loss:.3g}"
 )
 
 # %% 5 Look at the result
 # Slide 9: the saved model file is tested once, on frames it never saw. Look at the test errors
 # (chemical accuracy is 1 kcal/mol) and at the parity plot: model against DFT for the energies
 # and for every force component; points on the diagonal are perfect predictions.
-e_pred, f_pred = tools.predict(tools.load_model(model_file), test_data)
-f_ref = np.concatenate([d["forces"].double().numpy() for d in test_data])
-e_err, f_err = e_pred - test_energies, f_pred - f_ref
-mae = {"energy": np.abs(e_err).mean(), "forces": np.abs(f_err).mean()}  # eV, eV/Å
-rmse = {"energy": np.sqrt((e_err**2).mean()), "forces": np.sqrt((f_err**2).mean())}
-kcal = tools.EV_TO_KCAL_PER_MOL
+(e_pred, f_pred), (e_ref, f_ref), errors = pipeline.test_model(model_file, test_data)
+kcal, e_mae, f_mae = data.EV_TO_KCAL_PER_MOL, errors["energy_mae_kcal_mol"], errors["force_mae_kcal_mol_A"]
+e_rmse, f_rmse = errors["energy_rmse_kcal_mol"], errors["force_rmse_kcal_mol_A"]
+print(f"test energy MAE {e_mae:.3f} kcal/mol ({e_mae / kcal * 1000:.1f} meV), RMSE {e_rmse:.3f} kcal/mol")
 print(
-    f"test energy MAE {mae['energy'] * kcal:.3f} kcal/mol ({mae['energy'] * 1000:.1f} meV), "
-    f"RMSE {rmse['energy'] * kcal:.3f} kcal/mol ({rmse['energy'] * 1000:.1f} meV)"
+    f"test force MAE {f_mae:.3f} kcal/mol/Å ({f_mae / kcal * 1000:.1f} meV/Å), RMSE {f_rmse:.3f} kcal/mol/Å"
 )
-print(
-    f"test force MAE {mae['forces'] * kcal:.3f} kcal/mol/Å ({mae['forces'] * 1000:.1f} meV/Å), "
-    f"RMSE {rmse['forces'] * kcal:.3f} kcal/mol/Å ({rmse['forces'] * 1000:.1f} meV/Å)"
+results = {**errors, "parameters": n_params, "epochs_done": trainer.current_epoch, "train_s": train_s,
+           "best_val_loss": best_loss}  # fmt: skip
+pipeline.finish(
+    model_dir, db_path, train_data, mean_per_atom.item(), settings_used(), results, run.interrupted, logger
 )
-
-names = "N_TRAIN N_VAL N_TEST EPOCHS TIME_BUDGET_S MODEL N_FEATURES N_INTERACTIONS N_FILTERS CUTOFF N_RBF"
-names += " ACTIVATION LEARNING_RATE LR_SCHEDULE LR_FINAL BATCH_SIZE ENERGY_WEIGHT FORCE_WEIGHT VAL_EVERY SEED"
-settings = {name: globals()[name] for name in names.split()}
-metrics = {"test/energy_MAE_kcal_per_mol": mae["energy"] * kcal}
-metrics["test/force_MAE_kcal_per_mol_A"] = mae["forces"] * kcal
-logger.log_hyperparams(settings, metrics)  # TensorBoard's HPARAMS table: the settings and test errors
-results = {
-    "test_energy_mae_eV": mae["energy"],
-    "test_energy_rmse_eV": rmse["energy"],
-    "test_force_mae_eV_per_A": mae["forces"],
-    "test_force_rmse_eV_per_A": rmse["forces"],
-    "trainable_parameters": n_params,
-    "epochs_done": trainer.current_epoch,
-    "train_seconds": train_s,
-}
-tools.save_model_info(model_dir, db_path, train_data, mean_per_atom.item(), settings, results, interrupted)
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.5))
-e0 = test_energies.mean()
-for ax, ref, pred in ((ax1, test_energies - e0, e_pred - e0), (ax2, f_ref.ravel(), f_pred.ravel())):
+e0 = e_ref.mean()
+for ax, ref, pred in ((ax1, e_ref - e0, e_pred - e0), (ax2, f_ref.ravel(), f_pred.ravel())):
     ax.plot(ref, pred, ".", ms=3 if ax is ax1 else 1, alpha=1 if ax is ax1 else 0.5)
     lim = [min(ref.min(), pred.min()), max(ref.max(), pred.max())]
     ax.plot(lim, lim, "k--", lw=1)
 ax1.set(xlabel=f"DFT energy - mean (eV); mean = {e0:.2f} eV", ylabel="model energy - mean (eV)")
-ax1.set_title(f"energy: MAE {mae['energy'] * 1000:.1f} meV ({mae['energy'] * kcal:.2f} kcal/mol)")
+ax1.set_title(f"energy: MAE {e_mae / kcal * 1000:.1f} meV ({e_mae:.2f} kcal/mol)")
 ax2.set(xlabel="DFT force component (eV/Å)", ylabel="model force component (eV/Å)")
-ax2.set_title(f"forces: MAE {mae['forces'] * 1000:.0f} meV/Å ({mae['forces'] * kcal:.2f} kcal/mol/Å)")
+ax2.set_title(f"forces: MAE {f_mae / kcal * 1000:.0f} meV/Å ({f_mae:.2f} kcal/mol/Å)")
 fig.suptitle(f"{MODEL}, {n_params:,} parameters, {trainer.current_epoch} epochs: {len(test_idx)} test frames")
 save_figure(fig, "schnet_parity")
 show()
-print(f"model saved{' (interrupted)' if interrupted else ''}: {model_file}; next: script3_run_md.py")
+print(f"model saved{' (interrupted)' if run.interrupted else ''}: {model_file}; next: script3_run_md.py")
 print(
-    f"result: energy_mae_kcal_per_mol={mae['energy'] * kcal:.3f} force_mae_kcal_per_mol_A="
-    f"{mae['forces'] * kcal:.3f} train_s={train_s:.1f} total_s={time.perf_counter() - t_start:.1f}"
+    f"result: energy_mae_kcal_per_mol={e_mae:.3f} force_mae_kcal_per_mol_A={f_mae:.3f} "
+    f"train_s={train_s:.1f} total_s={time.perf_counter() - t_start:.1f}"
 )

@@ -5,7 +5,7 @@ automatic differentiation) and drives molecular dynamics of ethanol: Langevin at
 or constant energy (NVE). Watch the movie with ``ase gui`` (the script prints the command).
 """
 
-from schnet_tutorial import tools  # isort: skip (first: it quiets a warning of SchNetPack's import)
+from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 import time
 from pathlib import Path
 
@@ -22,15 +22,16 @@ from ase.md.verlet import VelocityVerlet
 from common.plotting import save_figure, show
 from common.runs import ASE_CALCS_DIR
 from common.settings import check_writable, fail, setup
+from schnet_tutorial.model_files import shown
 
 # %% Settings: edit these, or override them on the command line (--thermostat nve --steps 2000)
-MODEL = ""  # "" = the newest model script2 trained; or a SchNetPack model file (or its folder)
+MODEL_FILE = ""  # "" = the newest model script2 trained; or a SchNetPack model file (or its folder)
 ENERGY_UNIT = ""  # "" = the model folder's (script2: eV; spktrain: config.yaml), else eV; e.g. "kcal/mol"
 START = ""  # "" = a test frame of the model's data (never seen in training); or "file.xyz" / "file.xyz@3"
 THERMOSTAT = "langevin"  # "langevin" (constant temperature) or "nve" (constant energy, velocity Verlet)
 TEMPERATURE_K = 300.0  # initial Maxwell-Boltzmann temperature and Langevin target (K)
 TIMESTEP_FS = 0.5  # MD time step (fs); ethanol's C-H vibration has a period of ~11 fs
-STEPS = 1000  # MD steps (1000 x 0.5 fs = 0.5 ps)
+MD_STEPS = 1000  # MD steps (1000 x 0.5 fs = 0.5 ps)
 FRICTION_PER_FS = 0.01  # Langevin friction (1/fs): larger couples harder to the heat bath
 SEED = 42  # the start frame, the velocities and the Langevin noise
 TRAJ_INTERVAL = 5  # write every 5th step to the trajectory (2.5 fs per movie frame)
@@ -47,8 +48,8 @@ setup(globals(), "script3_run_md")  # command-line overrides and checks
 # random Maxwell-Boltzmann velocities at TEMPERATURE_K and no overall translation or rotation.
 # FixCom keeps the centre of mass in place (ASE then counts 3N - 3 degrees of freedom).
 check_writable(ASE_CALCS_DIR)  # before the work: a read-only folder or a full disk
-model_path = Path(MODEL) if MODEL else tools.newest_model()
-atoms, origin = tools.start_geometry(START, model_path, SEED)
+model_path = Path(MODEL_FILE) if MODEL_FILE else model_files.newest_model()
+atoms, origin = md.start_geometry(START, model_path, SEED)
 atoms.calc, atoms.pbc = None, False
 atoms.set_constraint(FixCom())
 rng = np.random.default_rng(SEED)
@@ -64,12 +65,12 @@ print(f"start geometry: {atoms.get_chemical_formula()} ({len(atoms)} atoms) from
 # rebuilds them with ASE's neighbour list every step. Both give the same numbers (a test checks).
 # check_model stops here if the model never saw an element of the molecule, or if its forces on the
 # start frame differ from the data's by a unit conversion (a model trained in kcal/mol run as eV).
-model = tools.load_model(model_path)
+model = model_files.load_model(model_path)
 model_name = type(model.representation).__name__  # SchNet or PaiNN
-energy_unit = ENERGY_UNIT or tools.model_energy_unit(model_path)
-atoms.calc = tools.make_calculator(model, atoms, energy_unit, CALCULATOR)
-tools.check_model(model_path, model, atoms, energy_unit)
-print(f"model: {model_name}, {tools.shown(model_path)} (energies in {energy_unit}; calculator {CALCULATOR})")
+energy_unit = ENERGY_UNIT or model_files.model_energy_unit(model_path)
+atoms.calc = md.make_calculator(model, atoms, energy_unit, CALCULATOR)
+model_files.check_model(model_path, model, atoms, energy_unit)
+print(f"model: {model_name}, {shown(model_path)} (energies in {energy_unit}; calculator {CALCULATOR})")
 epot0, t0_k = atoms.get_potential_energy(), atoms.get_temperature()
 print(f"start: potential energy {epot0:.4f} eV, temperature {t0_k:.1f} K")
 
@@ -88,13 +89,13 @@ else:
     dyn = VelocityVerlet(atoms, dt)
     ensemble = f"NVE (velocity Verlet), initial {TEMPERATURE_K:g} K"
 max_drift = MAX_DRIFT_MEV_PER_ATOM / 1000 if THERMOSTAT == "nve" else None  # eV/atom
-monitor = tools.StabilityMonitor(atoms, dyn, MAX_BOND_STRETCH, MAX_BOND_COMPRESSION, max_drift)
-traj_path, log_path = tools.new_md_files(ASE_CALCS_DIR)
+monitor = md.StabilityMonitor(atoms, dyn, MAX_BOND_STRETCH, MAX_BOND_COMPRESSION, max_drift)
+traj_path, log_path = md.new_md_files(ASE_CALCS_DIR)
 traj = Trajectory(str(traj_path), "w", atoms, properties=["energy", "forces"])
 log = open(log_path, "w", encoding="utf-8")
 log.write(
     f"# script3_run_md.py: {model_name} model {model_path}, {ensemble}, time step {TIMESTEP_FS:g} fs, "
-    f"{STEPS} steps, seed {SEED}, start {origin}\n"
+    f"{MD_STEPS} steps, seed {SEED}, start {origin}\n"
 )
 record = []  # time (fs), potential and kinetic energy (eV), temperature (K) at every step
 
@@ -109,11 +110,11 @@ dyn.attach(record_energies, interval=1)
 dyn.attach(traj.write, interval=TRAJ_INTERVAL)
 dyn.attach(MDLogger(dyn, atoms, log, header=True), interval=LOG_INTERVAL)
 
-print(f"running {STEPS} steps of {TIMESTEP_FS:g} fs ({ensemble}) ...")
+print(f"running {MD_STEPS} steps of {TIMESTEP_FS:g} fs ({ensemble}) ...")
 blow_up, t0 = None, time.perf_counter()
 try:
-    dyn.run(STEPS)
-except tools.MDBlowUpError as exc:
+    dyn.run(MD_STEPS)
+except md.MDBlowUpError as exc:
     blow_up = exc
     traj.write()  # keep the broken geometry in the movie
     log.write(f"# STOPPED: {exc}\n")
@@ -163,18 +164,18 @@ if nve:
     )
 print(f"mean temperature over the second half: {temperature[len(temperature) // 2 :].mean():.0f} K")
 with Trajectory(str(traj_path)) as written:
-    print(f"trajectory: {tools.shown(traj_path)} ({len(written)} frames), log: {tools.shown(log_path)}")
-if tools.copy_as(traj_path, ASE_CALCS_DIR / "simulation.traj"):  # the slide's file: the newest run
-    tools.copy_as(log_path, ASE_CALCS_DIR / "simulation.log")
-print(f"play the movie: ase gui {tools.shown(traj_path)}   (then Tools -> Movie -> Play)")
+    print(f"trajectory: {shown(traj_path)} ({len(written)} frames), log: {shown(log_path)}")
+if md.copy_as(traj_path, ASE_CALCS_DIR / "simulation.traj"):  # the slide's file: the newest run
+    md.copy_as(log_path, ASE_CALCS_DIR / "simulation.log")
+print(f"play the movie: ase gui {shown(traj_path)}   (then Tools -> Movie -> Play)")
 if WRITE_GIF:
     gif_path = traj_path.with_suffix(".gif")
-    print(f"animated GIF: {tools.shown(gif_path)} ({tools.write_gif(traj_path, gif_path)} frames)")
+    print(f"animated GIF: {shown(gif_path)} ({md.write_gif(traj_path, gif_path)} frames)")
 if blow_up:
     advice = "Try a smaller TIMESTEP_FS, a lower TEMPERATURE_K, a better trained model or, if the model's "
     advice += f"energies are not in {energy_unit}, the right ENERGY_UNIT"
     fail(
-        f"the MD run blew up: {blow_up}. {advice}; the trajectory up to there is in {tools.shown(traj_path)}",
+        f"the MD run blew up: {blow_up}. {advice}; the trajectory up to there is in {shown(traj_path)}",
         1,
     )
 print(

@@ -9,7 +9,7 @@ times as long, against the published rMD17 number, with every training cached so
 adds what is new.
 """
 
-from schnet_tutorial import tools  # isort: skip (first: it quiets a warning of SchNetPack's import)
+from schnet_tutorial import data  # isort: skip (first: it quiets SchNetPack's import)
 import time
 
 import matplotlib.pyplot as plt
@@ -17,117 +17,107 @@ import numpy as np
 
 from common.plotting import save_figure, show
 from common.runs import DATABASE, RESULTS_DIR
-from common.settings import check, check_writable, fail, setup
-from schnet_tutorial import trainings
+from common.settings import check, check_writable, setup
+from schnet_tutorial import pipeline, workers
 
 # %% Settings: edit these, or override them on the command line (--ladder full --force)
 MODELS = ["schnet", "painn"]  # the representations of script2: SchNet (invariant), PaiNN (equivariant)
-N_TRAIN = [25, 50, 100, 250, 500, 1000]  # training frames of the points of the learning curve
-SEEDS = [3, 2, 2, 1, 1, 1]  # training sets drawn per N (seed 0, 1, ...): the spread between them
+TRAIN_SIZES = [25, 50, 100, 250, 500, 1000]  # training frames N of the points of the learning curve
+SETS_PER_SIZE = [3, 2, 2, 1, 1, 1]  # training sets drawn per size (draw 0, 1, ...): the spread between them
 STEPS = 3750  # optimizer steps of every point (script2's minute: 30 epochs of 1,000 frames, batch 8)
 N_VAL, N_TEST = 200, 500  # validation and test frames, the same for every training
 FIT_UP_TO = 250  # frames: the slope is fitted to the sizes up to this (beyond, STEPS limit, not data)
 N_LADDER = 1000  # training frames of the ladder's rungs
 LADDER = "short"  # "short": the quick rungs; "full": also the long ones (~25 min more); "none"
-N_WORKERS = 2  # trainings side by side, one CPU core each
 FORCE = False  # True (--force): train every point again instead of reusing finished ones
 SPLIT_SEED = 0  # which frames are test, validation and training pool
+# Hardware
+N_WORKERS = 2  # trainings side by side, one CPU core each
 setup(globals(), "script4_learning_curve")  # command-line overrides and checks
 
 # %% 1 Data
 # Slides 9-10. The test and validation frames are drawn once and shared by every training, so all
 # points are measured with the same ruler. Each training set is drawn at random from the remaining
-# pool: seed 0 takes the first N frames of one shuffle of the pool, seed 1 of another. The sets of one
-# seed are nested (its 25 frames are part of its 50), as when a data set grows (trainings.split and
-# trainings.training_frames; script5 draws its sets the same way).
-check(len(SEEDS) == len(N_TRAIN), f"SEEDS needs one count per N_TRAIN value ({len(N_TRAIN)}), got {SEEDS}")
-check(len(set(MODELS)) == len(MODELS) and set(MODELS) <= {"schnet", "painn"}, "MODELS: schnet and/or painn")
-if not DATABASE.is_file():
-    fail(f"database {DATABASE} not found: run script1_prepare_data.py first")
+# pool: draw 0 takes the first N frames of one shuffle of the pool, draw 1 of another. The sets of one
+# draw are nested (its 25 frames are part of its 50), as when a data set grows (data.split, the one
+# split of every lesson).
+check(
+    len(SETS_PER_SIZE) == len(TRAIN_SIZES),
+    f"SETS_PER_SIZE needs one count per TRAIN_SIZES value ({len(TRAIN_SIZES)}), got {SETS_PER_SIZE}",
+)
+check(len(set(MODELS)) == len(MODELS), f"MODELS lists a model twice: {MODELS}")
 folder = RESULTS_DIR / "script4_learning_curve"  # every training's model and result, reused by reruns
 check_writable(folder.parent)
 t_start = time.perf_counter()
-n_frames = tools.count_frames(DATABASE)
-pool_size = n_frames - N_VAL - N_TEST
-check(
-    max(N_TRAIN + [N_LADDER]) <= pool_size,
-    f"{n_frames} frames less {N_VAL} validation and {N_TEST} test leave {pool_size} for training; "
-    f"lower N_TRAIN/N_LADDER ({max(N_TRAIN + [N_LADDER])}) or N_VAL/N_TEST",
-)
-test_idx, val_idx, pool = trainings.split(n_frames, N_TEST, N_VAL, SPLIT_SEED)
+n_frames = data.count_frames(DATABASE)  # (stops with one line if script1 has not made it)
 
 
-def training_frames(n, seed):
-    return trainings.training_frames(pool, n, SPLIT_SEED, seed)
+def frames(n, draw):
+    """(train, validation, test) frame indices: n training frames of draw number ``draw``."""
+    return data.split(n_frames, n, N_VAL, N_TEST, SPLIT_SEED, draw)
 
 
-print(
-    f"{n_frames} frames: {N_TEST} test, {N_VAL} validation, a pool of {pool_size} to draw training sets from"
-)
+for n in set(TRAIN_SIZES + [N_LADDER]):
+    frames(n, 0)  # stops with one line if the database is too small for it
+print(f"{n_frames} frames: {N_TEST} test, {N_VAL} validation, the rest a pool to draw training sets from")
 
 # %% 2 Model
 # Slide 15: the two models of script2 at its settings: SchNet (64 features, invariant: it sees only
 # distances) and PaiNN (64 features, equivariant: it also passes direction vectors between atoms).
-# The ladder's rungs are settings a student can choose; each changes a few knobs of the minute's
-# settings (trainings.DEFAULTS): the model, the number of optimizer steps (the time), the cost (cell
-# 3), and for the longest training the learning rate (at the minute's 1e-2, twelve times as many
-# steps went astray). schnet_tutorial/README.md says what each knob bought; the others (weight
-# decay, batch size, loss weights, an average of the weights) bought nothing beyond the noise.
-models = {"schnet": {"model": "schnet"}, "painn": {"model": "painn"}}
-rungs = {  # name: settings on top of the minute's; the steps as a multiple of STEPS
-    "SchNet, the minute": {"model": "schnet"},
-    "PaiNN, the minute's steps": {"model": "painn"},
-    "PaiNN, L1 cost": {"model": "painn", "loss": "l1"},
-    "SchNet, 4x steps": {"model": "schnet", "steps": 4 * STEPS},
+# The ladder's rungs are settings a student can choose; each changes a few of script2's settings
+# (pipeline.DEFAULTS): the model, the number of optimizer steps (the time), the cost (cell 3), and
+# for the longest training the learning rate (at the minute's 1e-2, twelve times as many steps went
+# astray). schnet_tutorial/README.md says what each knob bought; the others (weight decay, batch size,
+# loss weights, an average of the weights) bought nothing beyond the noise.
+rungs = {  # name: script2's settings changed, and the steps as a multiple of STEPS
+    "SchNet, the minute": ({"MODEL": "schnet"}, 1),
+    "PaiNN, the minute's steps": ({"MODEL": "painn"}, 1),
+    "PaiNN, L1 cost": ({"MODEL": "painn", "LOSS": "l1"}, 1),
+    "SchNet, 4x steps": ({"MODEL": "schnet"}, 4),
 }
 long_rungs = {
-    "SchNet, L1 cost, 12x steps": {"model": "schnet", "loss": "l1", "steps": 12 * STEPS},
-    "PaiNN, 5.5x steps": {"model": "painn", "steps": 11 * STEPS // 2},
-    "PaiNN, 12x steps, half the learning rate": {
-        "model": "painn",
-        "steps": 12 * STEPS,
-        "learning_rate": 5e-3,
-    },
+    "SchNet, L1 cost, 12x steps": ({"MODEL": "schnet", "LOSS": "l1"}, 12),
+    "PaiNN, 5.5x steps": ({"MODEL": "painn"}, 5.5),
+    "PaiNN, 12x steps, half the learning rate": ({"MODEL": "painn", "LEARNING_RATE": 5e-3}, 12),
 }
-if LADDER == "full":
-    rungs.update(long_rungs)
-elif LADDER == "none":
-    rungs = {}
+rungs = {"short": rungs, "full": {**rungs, **long_rungs}, "none": {}}[LADDER]
 
 # %% 3 Cost function
 # Slide 6, as in script2: 0.01 x MSE of the energies (eV²) + 0.99 x MSE of the force components
-# (eV²/Å²), the minute's weights (trainings.DEFAULTS). The rungs marked "L1 cost" use the mean
+# (eV²/Å²), the minute's weights (pipeline.DEFAULTS). The rungs marked "L1 cost" use the mean
 # absolute errors instead (eV and eV/Å, same weights): the test's own measure, and large errors count
 # less. What the curves show is not the cost but the test errors: the mean absolute error of the
 # energies (kcal/mol) and of the force components (kcal/mol/Å) on the N_TEST frames no training saw.
-cost = {
-    "energy_weight": trainings.DEFAULTS["energy_weight"],
-    "force_weight": trainings.DEFAULTS["force_weight"],
-}
-print(f"cost: {cost['energy_weight']} x MSE(energy) + {cost['force_weight']} x MSE(forces)")
+weights = pipeline.DEFAULTS["ENERGY_WEIGHT"], pipeline.DEFAULTS["FORCE_WEIGHT"]
+print(f"cost: {weights[0]} x MSE(energy) + {weights[1]} x MSE(forces)")
 
 # %% 4 Find the parameters
-# Every point and rung is one training of script2's pipeline (trainings.train), N_WORKERS of them
+# Every point and rung is one training of script2's pipeline (pipeline.train), N_WORKERS of them
 # side by side. Each finished training is kept under results/script4_learning_curve/ with its
 # model, so a rerun reuses it (FORCE = True retrains); the lines below appear as trainings finish.
-common = {**cost, "steps": STEPS, "val_idx": val_idx, "test_idx": test_idx, "database": str(DATABASE)}
-points = {}
-for model in MODELS:
-    for n, n_seeds in zip(N_TRAIN, SEEDS):
-        for seed in range(n_seeds):
-            points[model, n, seed] = {
-                **common,
-                **models[model],
-                "seed": seed,
-                "train_idx": training_frames(n, seed),
-            }
-ladder = {}
-for name, rung in rungs.items():
-    ladder[name] = {**common, **rung, "seed": 0, "train_idx": training_frames(N_LADDER, 0)}
+
+
+def training(settings, n, draw, steps):
+    """A training of script2's pipeline: its settings, about ``steps`` optimizer steps, the frames."""
+    epochs = pipeline.epochs_for(steps, n)
+    train_idx, val_idx, test_idx = frames(n, draw)
+    return {**settings, "SEED": draw, "EPOCHS": epochs, "VAL_EVERY": max(1, epochs // 20),
+            "train_idx": train_idx, "val_idx": val_idx, "test_idx": test_idx}  # fmt: skip
+
+
+points = {
+    (model, n, draw): training({"MODEL": model}, n, draw, STEPS)
+    for model in MODELS
+    for n, n_sets in zip(TRAIN_SIZES, SETS_PER_SIZE)
+    for draw in range(n_sets)
+}
+ladder = {
+    name: training(change, N_LADDER, 0, round(times * STEPS)) for name, (change, times) in rungs.items()
+}
 
 
 def report(name, r, where, cached):
-    label = name if isinstance(name, str) else f"{name[0]} N={name[1]} seed {name[2]}"
+    label = name if isinstance(name, str) else f"{name[0]} N={name[1]} draw {name[2]}"
     print(
         f"  {label:30s} energy MAE {r['energy_mae_kcal_mol']:6.3f} kcal/mol, force MAE "
         f"{r['force_mae_kcal_mol_A']:6.3f} kcal/mol/Å, {r['train_s']:6.1f} s"
@@ -137,8 +127,8 @@ def report(name, r, where, cached):
 
 
 print(f"{len(points)} learning-curve trainings and {len(ladder)} rungs, {N_WORKERS} at a time:")
-results = trainings.run_all({**points, **ladder}, folder, N_WORKERS, FORCE, say=report)
-places = trainings.folders(ladder, folder)
+results = workers.run_all({**points, **ladder}, folder, N_WORKERS, FORCE, say=report)
+places = workers.folders(ladder, folder)
 print(f"all trainings done in {time.perf_counter() - t_start:.0f} s")
 
 # %% 5 Look at the result
@@ -159,17 +149,19 @@ quantities = {
 curve, slopes, fits = {}, {}, {}
 for model in MODELS:
     for key in [*quantities, "train_s"]:
-        curve[model, key] = [[results[model, n, s][key] for s in range(k)] for n, k in zip(N_TRAIN, SEEDS)]
+        curve[model, key] = [
+            [results[model, n, s][key] for s in range(k)] for n, k in zip(TRAIN_SIZES, SETS_PER_SIZE)
+        ]
     mean_force = [np.mean(v) for v in curve[model, "force_mae_kcal_mol_A"]]
-    fitted = [k for k, n in enumerate(N_TRAIN) if n <= FIT_UP_TO]
-    fitted = fitted if len(fitted) > 1 else list(range(len(N_TRAIN)))  # at least two sizes
-    x, y = np.log(np.array(N_TRAIN)[fitted]), np.log(np.array(mean_force)[fitted])
+    fitted = [k for k, n in enumerate(TRAIN_SIZES) if n <= FIT_UP_TO]
+    fitted = fitted if len(fitted) > 1 else list(range(len(TRAIN_SIZES)))  # at least two sizes
+    x, y = np.log(np.array(TRAIN_SIZES)[fitted]), np.log(np.array(mean_force)[fitted])
     fits[model] = np.polyfit(x, y, 1) if len(fitted) > 1 else np.array([np.nan, np.nan])
     slopes[model] = fits[model][0]
 
 print("test force MAE (kcal/mol/Å), mean [lowest, highest] over the training sets; training time:")
 for model in MODELS:
-    for n, forces, times in zip(N_TRAIN, curve[model, "force_mae_kcal_mol_A"], curve[model, "train_s"]):
+    for n, forces, times in zip(TRAIN_SIZES, curve[model, "force_mae_kcal_mol_A"], curve[model, "train_s"]):
         spread = (
             f"[{min(forces):.3f}, {max(forces):.3f}] ({len(forces)} sets)" if len(forces) > 1 else "(1 set)"
         )
@@ -181,14 +173,14 @@ for model, color in zip(MODELS, ("C0", "C1")):
     for ax, key in zip(axes, [*quantities, "train_s"]):
         values = curve[model, key]
         means = np.array([np.mean(v) for v in values])
-        for n, v in zip(N_TRAIN, values):
+        for n, v in zip(TRAIN_SIZES, values):
             ax.plot([n] * len(v), v, ".", color=color, alpha=0.4, ms=6)
         spread = [means - [min(v) for v in values], [max(v) for v in values] - means]
-        ax.errorbar(N_TRAIN, means, yerr=spread, color=color, marker="o", capsize=3, label=names[model])
+        ax.errorbar(TRAIN_SIZES, means, yerr=spread, color=color, marker="o", capsize=3, label=names[model])
         if key == "force_mae_kcal_mol_A":  # the fitted power law N^slope, dashed
-            fit = np.exp(np.polyval(fits[model], np.log(N_TRAIN)))
+            fit = np.exp(np.polyval(fits[model], np.log(TRAIN_SIZES)))
             ax.plot(
-                N_TRAIN,
+                TRAIN_SIZES,
                 fit,
                 "--",
                 color=color,
@@ -214,7 +206,7 @@ axes[2].set_title(f"cost of a point ({STEPS} steps, one core)")
 fig.suptitle(f"Learning curves on ethanol: {N_TEST} test frames, {N_VAL} validation frames")
 save_figure(fig, "schnet_learning_curve")
 
-KCAL_PER_MEV = 0.001 * tools.EV_TO_KCAL_PER_MOL  # 1 meV = 0.023 kcal/mol
+KCAL_PER_MEV = 0.001 * data.EV_TO_KCAL_PER_MOL  # 1 meV = 0.023 kcal/mol
 published = {"MACE (Batatia et al. 2022)": 2.1 * KCAL_PER_MEV}  # rMD17 ethanol, 1,000 frames
 if ladder:
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -222,7 +214,7 @@ if ladder:
         ax.plot([], [], "o", color=color, ms=8, label=names[model])  # the legend's entry
     for name in ladder:
         r = results[name]
-        color = "C0" if ladder[name]["model"] == "schnet" else "C1"
+        color = "C0" if ladder[name]["MODEL"] == "schnet" else "C1"
         ax.plot(r["train_s"], r["force_mae_kcal_mol_A"], "o", color=color, ms=8)
         ax.annotate(f"{name}\n{r['force_mae_kcal_mol_A']:.3f}", (r["train_s"], r["force_mae_kcal_mol_A"]),
                     textcoords="offset points", xytext=(7, 2), fontsize=8)  # fmt: skip
@@ -246,11 +238,11 @@ if ladder:
     best = min(ladder, key=lambda name: results[name]["force_mae_kcal_mol_A"])
     r = results[best]
     print(f"best rung: {best}: force MAE {r['force_mae_kcal_mol_A']:.3f} kcal/mol/Å in {r['train_s']:.0f} s;"
-          f" its model (for script3/script6 --model): {places[best]}")  # fmt: skip
+          f" its model (for script3/script7 --model-file): {places[best]}")  # fmt: skip
 show()
 
 top = {model: np.mean(curve[model, "force_mae_kcal_mol_A"][-1]) for model in MODELS}
-line = " ".join(f"{m}_{N_TRAIN[-1]}_force_mae_kcal_mol_A={top[m]:.3f}" for m in MODELS)
+line = " ".join(f"{m}_{TRAIN_SIZES[-1]}_force_mae_kcal_mol_A={top[m]:.3f}" for m in MODELS)
 line += " " + " ".join(f"slope_{m}={slopes[m]:.2f}" for m in MODELS)
 if ladder:
     line += f" best_rung_force_mae_kcal_mol_A={results[best]['force_mae_kcal_mol_A']:.3f}"

@@ -19,7 +19,8 @@ from ase.build import molecule
 from ase.io import write
 
 from conftest import ROOT, run_script
-from schnet_tutorial import tools
+
+from schnet_tutorial import data, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2 = TUT / "script1_prepare_data.py", TUT / "script2_train_schnet.py"
@@ -37,7 +38,7 @@ def run_in(folder, script, *args, **kwargs):
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     """The first 40 frames of the bundled PBE data as an extended XYZ file, and its database."""
-    frames = tools.read_frames(tools.DATA_FILE, index=f":{N_FRAMES}")
+    frames = data.read_frames(data.DATA_FILE, index=f":{N_FRAMES}")
     folder = tmp_path_factory.mktemp("data")
     path = folder / "small.xyz"
     write(str(path), frames, format="extxyz")
@@ -69,7 +70,12 @@ def test_script_has_the_lecture_layout(script):
     cells = [i for i, ln in enumerate(lines) if re.match(r"# %% \d ", ln)]
     setup_line = next(i for i, ln in enumerate(lines) if ln.startswith("setup(globals()"))
     assert cells[0] == setup_line + 2 and lines[setup_line + 1] == ""  # nothing between set-up and cell 1
-    assert all(re.match(r"[A-Z0-9_, ]+ = ", ln) for ln in lines[settings + 1 : setup_line])  # only settings
+    block = lines[settings + 1 : setup_line]  # only settings, and one comment above the hardware ones
+    assert all(re.match(r"[A-Z0-9_, ]+ = ", ln) or ln.startswith("# Hardware") for ln in block)
+    if "N_THREADS" in text:
+        hardware = block[[ln.startswith("# Hardware") for ln in block].index(True) + 1 :]
+        assert {ln.split(" = ")[0] for ln in hardware} <= {"N_THREADS", "ACCELERATOR", "DEVICES", "NUM_NODES",
+                                                          "PROGRESS_BAR", "N_WORKERS"}  # fmt: skip
     assert [lines[i][5] for i in cells] == sorted(lines[i][5] for i in cells) and lines[cells[-1]] == (
         "# %% 5 Look at the result"
     )
@@ -86,7 +92,7 @@ def test_script1_builds_reuses_and_rebuilds(small_data, tmp_path):
     assert f"mean |F| per atom {np.linalg.norm(f, axis=1).mean():.3f} eV/Å" in res.stdout
     assert (db.parent / "figures" / "schnet_energy_histogram.png").is_file()
     # the database holds exactly the file's energies and forces, in eV and eV/Å
-    e_db, f_db, n_atoms = tools.read_energies_forces(db)
+    e_db, f_db, n_atoms = data.read_energies_forces(db)
     assert n_atoms == 9
     np.testing.assert_allclose(e_db, e, rtol=0, atol=1e-9)
     np.testing.assert_allclose(f_db, f, rtol=0, atol=1e-9)
@@ -115,10 +121,10 @@ def test_inputs_equal_schnetpacks_own_pipeline(small_data):
 
     _, frames, db, _ = small_data
     idx = [7, 0, 31]
-    (inputs,) = tools.load_inputs(db, 2.5, idx)  # a cutoff shorter than the molecule
-    data = spk.data.ASEAtomsData(str(db), transforms=[trn.ASENeighborList(cutoff=2.5)])
+    (inputs,) = data.load_inputs(db, 2.5, idx)  # a cutoff shorter than the molecule
+    library = spk.data.ASEAtomsData(str(db), transforms=[trn.ASENeighborList(cutoff=2.5)])
     for k, d in zip(idx, inputs):
-        ref = data[k]
+        ref = library[k]
         assert int(d["_idx"]) == k
         for key in ("_atomic_numbers", "_positions", "energy", "forces", "_n_atoms", "_cell", "_pbc"):
             np.testing.assert_allclose(d[key].numpy(), ref[key].numpy(), rtol=1e-12, err_msg=key)
@@ -129,15 +135,21 @@ def test_inputs_equal_schnetpacks_own_pipeline(small_data):
         assert float(d["energy"]) == pytest.approx(frames[k].get_potential_energy(), abs=1e-9)
 
 
-def test_split_is_disjoint_and_complete(capsys):
-    tr, va, te = tools.split_indices(50, 20, 10, seed=3)
+def test_split_is_disjoint_complete_and_nested(capsys):
+    tr, va, te = data.split(50, 20, 10, seed=3)
     assert (len(tr), len(va), len(te)) == (20, 10, 20)
     assert sorted(np.concatenate([tr, va, te])) == list(range(50))
-    assert len(tools.split_indices(50, 20, 10, n_test=5, seed=3)[2]) == 5
-    assert list(tools.split_indices(50, 20, 10, seed=3)[0]) == list(tr)  # seeded
+    assert list(data.split(50, 20, 10, seed=3)[0]) == list(tr)  # seeded
+    # a fixed test set: every training size and draw shares the validation and test frames
+    small, va5, te5 = data.split(50, 10, 10, n_test=5, seed=3)
+    large, va5b, te5b = data.split(50, 30, 10, n_test=5, seed=3)
+    assert len(te5) == 5 and list(te5) == list(te5b) and list(va5) == list(va5b)
+    assert set(small) < set(large)  # one draw's sets are nested
+    other = data.split(50, 10, 10, n_test=5, seed=3, draw=1)[0]
+    assert set(other) != set(small) and not set(other) & (set(va5) | set(te5))
     with pytest.raises(SystemExit):
-        tools.split_indices(30, 20, 10)
-    assert "leaves no test frames" in capsys.readouterr().err
+        data.split(30, 20, 10)
+    assert "needs more than the 30 frames" in capsys.readouterr().err
 
 
 def spkmd_calculator_runs(model_file, atoms, reference_calc, steps=20):
@@ -224,7 +236,7 @@ def test_train_test_save_load_and_rerun(small_data, tmp_path):
     run_dir = saved[0].parent
     info = json.loads((run_dir / "model_info.json").read_text())
     assert info["energy_unit"] == "eV" and info["settings"]["N_TRAIN"] == 20 and info["elements"] == [1, 6, 8]
-    assert info["results"]["test_force_mae_eV_per_A"] * 1000 == pytest.approx(f_mae, abs=0.06)
+    assert info["results"]["force_mae_kcal_mol_A"] / 23.060548 * 1000 == pytest.approx(f_mae, abs=0.06)
     split = np.load(run_dir / "split.npz")
     assert (len(split["train_idx"]), len(split["val_idx"]), len(split["test_idx"])) == (20, 10, 10)
     assert not set(split["test_idx"]) & (set(split["train_idx"]) | set(split["val_idx"]))
@@ -296,7 +308,10 @@ def test_train_test_save_load_and_rerun(small_data, tmp_path):
     assert 1 <= int(re.search(r"trained (\d+) epochs", second.stdout).group(1)) < 1000
     saved2 = sorted(models.glob("*/best_model"))
     assert len(saved2) == 2 and saved[0] in saved2
-    assert tools.newest_model(models) != saved[0] and "painn" in tools.newest_model(models).parent.name
+    assert (
+        model_files.newest_model(models) != saved[0]
+        and "painn" in model_files.newest_model(models).parent.name
+    )
     assert len(list((tmp_path / "runs").iterdir())) == 2
 
 
@@ -330,7 +345,7 @@ def test_md17_path_on_a_local_npz(tmp_path):
     assert f"{len(E)} frames of 9 atoms" in res.stdout
     # MD17's kcal/mol are converted to eV by SchNetPack's units
     assert f"energy {E.min() / EV_KCAL:.3f} .. {E.max() / EV_KCAL:.3f} eV" in res.stdout
-    e_db, f_db, _ = tools.read_energies_forces(db)
+    e_db, f_db, _ = data.read_energies_forces(db)
     np.testing.assert_allclose(f_db, F.reshape(-1, 3) / EV_KCAL, rtol=1e-6)
     again = run_in(tmp_path, SCRIPT1, "--source", "md17", "--md17-file", npz, "--db-path", db)
     assert "is up to date" in again.stdout

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -21,11 +22,12 @@ from ase.build import molecule
 from ase.io import write
 
 from conftest import ROOT, run_script
-from schnet_tutorial import tools
+
+from schnet_tutorial import data, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2 = TUT / "script1_prepare_data.py", TUT / "script2_train_schnet.py"
-SCRIPT3, SCRIPT6 = TUT / "script3_run_md.py", TUT / "script6_vibrations.py"
+SCRIPT3, SCRIPT7 = TUT / "script3_run_md.py", TUT / "script7_vibrations.py"
 
 
 def run_in(folder, script, *args, **kwargs):
@@ -92,7 +94,7 @@ def test_ethanol_model_refuses_water_and_script6_refuses_a_water_model(trained, 
     assert info["elements"] == [1, 6, 8] and info["molecules"] == ["C2H6O"] and info["data_source"]
     assert info["interrupted"] is False
 
-    res = run_in(tmp_path, SCRIPT3, "--quick", "--model", trained["model"], "--start", trained["water"])
+    res = run_in(tmp_path, SCRIPT3, "--quick", "--model-file", trained["model"], "--start", trained["water"])
     line = one_error(res)
     assert "trained on C2H6O only" in line and "H2O is a molecule it never saw" in line, line
     assert not md_files(tmp_path)
@@ -103,29 +105,31 @@ def test_ethanol_model_refuses_water_and_script6_refuses_a_water_model(trained, 
     info_file = water_model / "model_info.json"
     info_file.write_text(json.dumps({**info, "elements": [1, 8], "molecules": ["H2O"]}))
     before = tree(water_model)
-    res = run_in(tmp_path, SCRIPT3, "--quick", "--model", water_model)
+    res = run_in(tmp_path, SCRIPT3, "--quick", "--model-file", water_model)
     line = one_error(res)
     assert "trained on H, O only" in line and "C2H6O has C, which it never saw" in line, line
     assert not md_files(tmp_path) and tree(water_model) == before
-    res = run_in(tmp_path, SCRIPT6, "--quick", "--model", water_model)
+    res = run_in(tmp_path, SCRIPT7, "--quick", "--model-file", water_model)
     line = one_error(res)
     assert "ethanol C2H6O has C, which it never saw" in line, line
-    assert not (tmp_path / "results" / "script6_vibrations").exists() or not any(
-        (tmp_path / "results" / "script6_vibrations").iterdir()
+    assert not (tmp_path / "results" / "script7_vibrations").exists() or not any(
+        (tmp_path / "results" / "script7_vibrations").iterdir()
     )
 
 
 def test_foreign_model_elements_from_its_run_folder_or_a_warning(trained, tmp_path):
     foreign = copy_model(trained, tmp_path, "spk_run", info=False)
     # no model_info.json, no config.yaml: the elements are unknown -> one warning line, and it runs
-    res = run_in(tmp_path, SCRIPT3, "--quick", "--steps", 5, "--model", foreign / "best_model")
+    res = run_in(tmp_path, SCRIPT3, "--quick", "--md-steps", 5, "--model-file", foreign / "best_model")
     assert res.returncode == 0, res.stderr[-3000:]
     (warning,) = lines_of(res.stderr, "warning")
     assert "elements the model" in warning and "are unknown" in warning and "C2H6O" in warning
     assert not lines_of(res.stderr)
     # spktrain's config.yaml names its database: the elements and molecules come from there
     (foreign / "config.yaml").write_text(f"data:\n  datapath: {trained['db']}\n")
-    res = run_in(tmp_path, SCRIPT3, "--quick", "--model", foreign / "best_model", "--start", trained["water"])
+    res = run_in(
+        tmp_path, SCRIPT3, "--quick", "--model-file", foreign / "best_model", "--start", trained["water"]
+    )
     line = one_error(res)
     assert "trained on C2H6O only (its data ethanol.db)" in line and "never saw" in line, line
     assert not lines_of(res.stderr, "warning")
@@ -134,7 +138,7 @@ def test_foreign_model_elements_from_its_run_folder_or_a_warning(trained, tmp_pa
 
 def test_start_frame_beyond_the_file_names_the_frame_count(trained, tmp_path):
     res = run_in(
-        tmp_path, SCRIPT3, "--quick", "--model", trained["model"], "--start", f"{trained['water']}@999"
+        tmp_path, SCRIPT3, "--quick", "--model-file", trained["model"], "--start", f"{trained['water']}@999"
     )
     line = one_error(res)
     assert "water.xyz has 1 frames (0 to 0); got @999" in line, line
@@ -149,9 +153,9 @@ def kcal_model_folder(trained, folder, unit_line):
     model = torch.load(run / "best_model", weights_only=False)
     with torch.no_grad():
         last = model.output_modules[0].outnet[-1]
-        last.weight.mul_(tools.EV_TO_KCAL_PER_MOL)
-        last.bias.mul_(tools.EV_TO_KCAL_PER_MOL)
-        model.postprocessors[1].mean.mul_(tools.EV_TO_KCAL_PER_MOL)
+        last.weight.mul_(data.EV_TO_KCAL_PER_MOL)
+        last.bias.mul_(data.EV_TO_KCAL_PER_MOL)
+        model.postprocessors[1].mean.mul_(data.EV_TO_KCAL_PER_MOL)
     torch.save(model, run / "best_model")
     (run / "config.yaml").write_text(f"data:\n  datapath: {trained['db']}\n{unit_line}")
     return run
@@ -166,7 +170,7 @@ def test_foreign_model_units_from_config_yaml(trained, tmp_path):
     run = kcal_model_folder(
         trained, tmp_path, "  property_units:\n    energy: kcal/mol\n    forces: kcal/mol/Ang\n"
     )
-    res = run_in(tmp_path, SCRIPT3, "--quick", "--steps", 10, "--model", run / "best_model")
+    res = run_in(tmp_path, SCRIPT3, "--quick", "--md-steps", 10, "--model-file", run / "best_model")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "energies in kcal/mol" in res.stdout and not lines_of(res.stderr, "warning")
     # the energy in eV: the same as the eV model's on the same frame
@@ -174,7 +178,15 @@ def test_foreign_model_units_from_config_yaml(trained, tmp_path):
 
     def md_from_frame_0(model):
         return run_in(
-            tmp_path, SCRIPT3, "--quick", "--steps", 10, "--model", model, "--start", f"{tools.DATA_FILE}@0"
+            tmp_path,
+            SCRIPT3,
+            "--quick",
+            "--md-steps",
+            10,
+            "--model-file",
+            model,
+            "--start",
+            f"{data.DATA_FILE}@0",
         )
 
     ev, run_k = md_from_frame_0(trained["model"]), md_from_frame_0(run / "best_model")
@@ -187,12 +199,12 @@ def test_wrong_energy_unit_is_named_not_the_time_step(trained, tmp_path):
     # a kcal/mol model whose config.yaml does not say so (taken as eV)
     run = kcal_model_folder(trained, tmp_path, "")
     before = tree(run)
-    res = run_in(tmp_path, SCRIPT3, "--quick", "--model", run / "best_model")
+    res = run_in(tmp_path, SCRIPT3, "--quick", "--model-file", run / "best_model")
     line = one_error(res)
     assert line.startswith("error: unit mismatch") and "predicts kcal/mol, not eV" in line, line
     assert "--energy-unit kcal/mol" in line and "TIMESTEP" not in line
     # our eV model forced to kcal/mol
-    res = run_in(tmp_path, SCRIPT3, "--quick", "--model", trained["model"], "--energy-unit", "kcal/mol")
+    res = run_in(tmp_path, SCRIPT3, "--quick", "--model-file", trained["model"], "--energy-unit", "kcal/mol")
     line = one_error(res)
     assert "unit mismatch" in line and "predicts eV, not kcal/mol" in line, line
     assert not md_files(tmp_path) and tree(run) == before
@@ -233,7 +245,7 @@ def test_ctrl_c_keeps_the_best_model_so_far_marked_interrupted(trained, tmp_path
     info = json.loads((model_dir / "model_info.json").read_text())
     assert info["interrupted"] is True and 1 <= info["results"]["epochs_done"] < 2000
     # script3 uses it, and says so
-    res = run_in(tmp_path, SCRIPT3, "--quick", "--steps", 5)
+    res = run_in(tmp_path, SCRIPT3, "--quick", "--md-steps", 5)
     assert res.returncode == 0, res.stderr[-3000:]
     (warning,) = lines_of(res.stderr, "warning")
     assert "was interrupted (Ctrl-C)" in warning and "of 2000 epochs" in warning
@@ -249,7 +261,7 @@ def test_ctrl_c_before_any_validation_saves_nothing_and_leaves_no_folder(trained
         "error: training interrupted (Ctrl-C) before its first validation: nothing was saved"
     ], err
     assert [p.name for p in (tmp_path / "schnet_tutorial" / "models").iterdir()] == ["earlier"]
-    assert tree(earlier) == before and tools.newest_model(earlier.parent) == earlier / "best_model"
+    assert tree(earlier) == before and model_files.newest_model(earlier.parent) == earlier / "best_model"
 
 
 # ------------------------------------------------------------------ 4 folders that cannot be written
@@ -262,7 +274,7 @@ def test_unwritable_model_and_md_folders_stop_before_any_work(trained, tmp_path)
     line = one_error(res)
     assert "cannot write into" in line and "models (a file is in its place)" in line, line
     assert "inputs ready" not in res.stdout and not (tmp_path / "runs").exists()
-    res = run_in(tmp_path, SCRIPT3, "--quick", "--model", trained["model"])
+    res = run_in(tmp_path, SCRIPT3, "--quick", "--model-file", trained["model"])
     line = one_error(res)
     assert "cannot write into" in line and "ase_calcs (a file is in its place)" in line, line
     assert "start geometry" not in res.stdout
@@ -278,14 +290,14 @@ def test_write_error_after_training_keeps_the_model_elsewhere(trained, tmp_path,
     (model_dir / "model_info.json").unlink()
     (model_dir / "model_info.json").mkdir()  # writing the file fails, as on a full disk
     with pytest.raises(SystemExit) as stop:
-        tools.save_model_info(model_dir, trained["db"], [], -467.0, {"CUTOFF": 5.0}, {})
+        model_files.save_model_info(model_dir, trained["db"], [], -467.0, {"CUTOFF": 5.0}, {})
     assert stop.value.code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"error: cannot write into {model_dir}") and "kept in " in line, line
-    spare = tools.Path(line.split("kept in ")[1].split(";")[0])
+    spare = Path(line.split("kept in ")[1].split(";")[0])
     try:
         assert (spare / "best_model").read_bytes() == (trained["model"] / "best_model").read_bytes()
         assert (spare / "split.npz").is_file()
-        assert tools.load_model(spare) is not None
+        assert model_files.load_model(spare) is not None
     finally:
         shutil.rmtree(spare, ignore_errors=True)

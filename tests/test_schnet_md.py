@@ -1,5 +1,5 @@
-"""MD with a SchNetPack model: schnet_tutorial.tools (calculators, checks, files) and script3_run_md.py,
-plus script2 and script3 run as notebooks.
+"""MD with a SchNetPack model: schnet_tutorial.md and model_files (calculators, checks, files),
+script3_run_md.py, plus script2 and script3 run as notebooks.
 
 The models here are small and untrained (random weights): enough to check the mechanics (loading,
 calculators, forces = -dE/dR, trajectories, reruns, error handling) in seconds.
@@ -13,6 +13,7 @@ import pytest
 import schnetpack as spk
 import schnetpack.transform as trn
 import torch
+from ase import units
 from ase.build import molecule
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
@@ -20,7 +21,8 @@ from ase.io.trajectory import Trajectory
 from schnetpack.interfaces import SpkCalculator
 
 from conftest import ROOT, notebook_images, run_notebook, run_script
-from schnet_tutorial import tools
+
+from schnet_tutorial import data, md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2, SCRIPT3 = (TUT / f"script{k}.py" for k in ("1_prepare_data", "2_train_schnet", "3_run_md"))
@@ -104,7 +106,7 @@ def files(tmp_path_factory):
         a.calc = SinglePointCalculator(a, energy=-100.0 - k, forces=np.zeros((9, 3)))
         frames.append(a)
     paths = {"dir": d, "db": d / "small.db", "start": d / "start.xyz", "data": d / "frames.xyz"}
-    tools.build_database(frames, paths["db"])
+    data.build_database(frames, paths["db"])
     write(paths["data"], frames, format="extxyz")
     write(paths["start"], ethanol())
     gentle = make_model()  # small forces: a random network must not tear ethanol apart in 20 steps
@@ -128,7 +130,7 @@ def error_lines(stderr):
 
 
 def one_line_error(capsys, call):
-    """The message of a tools function that stops the script (common.settings.fail)."""
+    """The message of a function that stops the script (common.settings.fail)."""
     with pytest.raises(SystemExit):
         call()
     err = capsys.readouterr().err.strip().splitlines()
@@ -150,8 +152,8 @@ def test_fast_calculator_matches_spkcalculator(variant):
     """script3's calculator (the model itself, inputs built once) = SchNetPack's SpkCalculator."""
     model = make_model(seed=3, **variant)
     atoms = ethanol(rattle=0.1)
-    atoms.calc = tools.make_calculator(copy.deepcopy(model), atoms, "eV")
-    assert isinstance(atoms.calc, tools.MoleculeCalculator)
+    atoms.calc = md.make_calculator(copy.deepcopy(model), atoms, "eV")
+    assert isinstance(atoms.calc, md.MoleculeCalculator)
     energy, forces = atoms.get_potential_energy(), atoms.get_forces()
     e64, f64 = spk_reference(model, atoms, torch.float64)
     assert energy == pytest.approx(e64, rel=1e-12, abs=1e-10)
@@ -172,7 +174,7 @@ def test_pairs_beyond_the_cutoff_change_nothing(kind):
     atoms = ethanol()
     atoms.positions[2:] += [0.0, 0.0, 4.0]  # pull O and Hs away: some pairs now beyond 5 Å
     assert (atoms.get_all_distances() > CUTOFF).any()
-    atoms.calc = tools.make_calculator(copy.deepcopy(model), atoms)
+    atoms.calc = md.make_calculator(copy.deepcopy(model), atoms)
     e64, f64 = spk_reference(model, atoms, torch.float64)
     assert atoms.get_potential_energy() == pytest.approx(e64, rel=1e-12)
     np.testing.assert_allclose(atoms.get_forces(), f64, atol=1e-10 * np.abs(f64).max())
@@ -180,7 +182,7 @@ def test_pairs_beyond_the_cutoff_change_nothing(kind):
 
 def test_forces_are_minus_energy_gradient():
     atoms = ethanol(rattle=0.1)
-    calc = tools.make_calculator(make_model(seed=7), atoms)
+    calc = md.make_calculator(make_model(seed=7), atoms)
     R = atoms.positions.copy()
 
     def energy(positions):
@@ -202,7 +204,7 @@ def test_forces_are_minus_energy_gradient():
 
 def test_calculator_recomputes_only_when_positions_change():
     atoms = ethanol()
-    calc = tools.make_calculator(make_model(seed=2), atoms)
+    calc = md.make_calculator(make_model(seed=2), atoms)
     calls = []
     calc.model.register_forward_pre_hook(lambda module, args: calls.append(1))
     atoms.calc = calc
@@ -222,58 +224,60 @@ def test_energy_unit_conversion():
     atoms = ethanol()
     model = make_model(seed=4)
     a, b = atoms.copy(), atoms.copy()
-    a.calc = tools.make_calculator(copy.deepcopy(model), a, energy_unit="eV")
-    b.calc = tools.make_calculator(copy.deepcopy(model), b, energy_unit="kcal/mol")
+    a.calc = md.make_calculator(copy.deepcopy(model), a, energy_unit="eV")
+    b.calc = md.make_calculator(copy.deepcopy(model), b, energy_unit="kcal/mol")
     assert b.get_potential_energy() == pytest.approx(a.get_potential_energy() * 0.0433641, rel=1e-5)
     np.testing.assert_allclose(b.get_forces(), a.get_forces() * 0.0433641, rtol=1e-5)
 
 
 def test_model_energy_unit_from_the_model_folder(tmp_path):
     (tmp_path / "best_model").write_bytes(b"")
-    assert tools.model_energy_unit(tmp_path / "best_model") == "eV"  # the tutorial's default
+    assert model_files.model_energy_unit(tmp_path / "best_model") == "eV"  # the tutorial's default
     (tmp_path / "config.yaml").write_text("data:\n  property_units:\n    energy: kcal/mol\n")  # spktrain's
-    assert tools.model_energy_unit(tmp_path / "best_model") == "kcal/mol"
+    assert model_files.model_energy_unit(tmp_path / "best_model") == "kcal/mol"
     (tmp_path / "model_info.json").write_text(json.dumps({"energy_unit": "Hartree"}))  # script2's wins
-    assert tools.model_energy_unit(tmp_path) == "Hartree"
+    assert model_files.model_energy_unit(tmp_path) == "Hartree"
 
 
 def test_load_model_errors_are_one_line(tmp_path, files, capsys):
-    assert tools.load_model(files["schnet"].parent) is not None  # a folder with best_model
-    assert tools.model_cutoff(tools.load_model(files["painn"])) == pytest.approx(CUTOFF)
-    assert "model file not found" in one_line_error(capsys, lambda: tools.load_model(tmp_path / "nope"))
+    assert model_files.load_model(files["schnet"].parent) is not None  # a folder with best_model
+    assert model_files.model_cutoff(model_files.load_model(files["painn"])) == pytest.approx(CUTOFF)
+    assert "model file not found" in one_line_error(capsys, lambda: model_files.load_model(tmp_path / "nope"))
     junk = tmp_path / "junk_model"
     junk.write_text("this is not a model\n")
-    assert "is not a SchNetPack model file" in one_line_error(capsys, lambda: tools.load_model(junk))
+    assert "is not a SchNetPack model file" in one_line_error(capsys, lambda: model_files.load_model(junk))
     torch.save({"state_dict": {}, "epoch": 3}, tmp_path / "last.ckpt")
-    assert "Lightning checkpoint" in one_line_error(capsys, lambda: tools.load_model(tmp_path / "last.ckpt"))
+    assert "Lightning checkpoint" in one_line_error(
+        capsys, lambda: model_files.load_model(tmp_path / "last.ckpt")
+    )
     energy_only = make_model()
     energy_only.output_modules = torch.nn.ModuleList([energy_only.output_modules[0]])
     energy_only.collect_outputs()
     torch.save(energy_only, tmp_path / "energy_only")
-    message = one_line_error(capsys, lambda: tools.load_model(tmp_path / "energy_only"))
+    message = one_line_error(capsys, lambda: model_files.load_model(tmp_path / "energy_only"))
     assert "needs 'energy' and 'forces'" in message
 
 
 def test_start_geometry(files, capsys):
-    atoms, origin = tools.start_geometry("", files["schnet"], seed=0)  # the split's only test frame
+    atoms, origin = md.start_geometry("", files["schnet"], seed=0)  # the split's only test frame
     assert "small.db, frame 4 (test set" in origin
     np.testing.assert_allclose(atoms.positions, ethanol(rattle=0.03, seed=14).positions)
-    atoms, origin = tools.start_geometry(f"{files['data']}@2", files["schnet"])
+    atoms, origin = md.start_geometry(f"{files['data']}@2", files["schnet"])
     assert atoms.info["frame"] == 2 and origin.endswith("frame 2")
-    _, origin = tools.start_geometry("", files["painn"])  # a model without model_info.json
+    _, origin = md.start_geometry("", files["painn"])  # a model without model_info.json
     assert "ethanol_pbe.xyz.gz" in origin and "not found" in origin
-    message = one_line_error(capsys, lambda: tools.start_geometry(f"{files['data']}@99", files["schnet"]))
+    message = one_line_error(capsys, lambda: md.start_geometry(f"{files['data']}@99", files["schnet"]))
     assert "has 6 frames" in message
 
 
 # ------------------------------------------------------------------ stability and files
 def test_stability_monitor_catches_broken_and_squeezed_bonds_and_drift():
     class Dyn:
-        nsteps, dt = 7, 0.5 * tools.units.fs
+        nsteps, dt = 7, 0.5 * units.fs
 
     atoms = ethanol(rattle=0.0)
-    atoms.calc = tools.make_calculator(make_model(), atoms)
-    monitor = tools.StabilityMonitor(atoms, Dyn())
+    atoms.calc = md.make_calculator(make_model(), atoms)
+    monitor = md.StabilityMonitor(atoms, Dyn())
     monitor()  # the start is fine
     assert len(monitor.d0) == 8  # ethanol has 8 bonds
     h = int(np.flatnonzero(atoms.numbers == 1)[0])
@@ -282,28 +286,28 @@ def test_stability_monitor_catches_broken_and_squeezed_bonds_and_drift():
         moved = atoms.copy()
         moved.calc = atoms.calc
         moved.positions[h] += factor * (moved.positions[h] - moved.positions[partner])
-        check = tools.StabilityMonitor(atoms, Dyn())
+        check = md.StabilityMonitor(atoms, Dyn())
         check.atoms = moved
-        with pytest.raises(tools.MDBlowUpError, match=rf"{word}.* at step 7 \(t = 3.5 fs\)"):
+        with pytest.raises(md.MDBlowUpError, match=rf"{word}.* at step 7 \(t = 3.5 fs\)"):
             check()
-    drift = tools.StabilityMonitor(atoms, Dyn(), max_drift=0.01)
+    drift = md.StabilityMonitor(atoms, Dyn(), max_drift=0.01)
     drift()
     atoms.set_momenta(np.full((9, 3), 3.0))  # kinetic energy jumps: total energy not conserved
-    with pytest.raises(tools.MDBlowUpError, match="drifted"):
+    with pytest.raises(md.MDBlowUpError, match="drifted"):
         drift()
 
 
 def test_md_files_are_never_shared(tmp_path):
-    names = [tools.new_md_files(tmp_path) for _ in range(3)]  # within one second
+    names = [md.new_md_files(tmp_path) for _ in range(3)]  # within one second
     assert len({t for t, _ in names}) == 3 and all(log.exists() for _, log in names)
-    assert tools.shown(tmp_path / "a b" / "x.traj").startswith('"')
+    assert model_files.shown(tmp_path / "a b" / "x.traj").startswith('"')
 
 
 # ------------------------------------------------------------------ script3 end to end
 def test_script3_runs_writes_its_own_files_and_reruns(files, tmp_path):
     out = tmp_path / "schnet_tutorial" / "ase_calcs"
     env = {"ML_TUTORIAL_OUTPUT": str(tmp_path)}
-    common = ["--model", files["schnet"], "--steps", 20, "--traj-interval", 5]
+    common = ["--model-file", files["schnet"], "--md-steps", 20, "--traj-interval", 5]
     first = run_script(SCRIPT3, *common, "--write-gif", "true", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert "small.db, frame 4 (test set" in first.stdout  # the split's only test frame
@@ -333,9 +337,9 @@ def test_script3_runs_writes_its_own_files_and_reruns(files, tmp_path):
     # a PaiNN model (no model_info.json: a bundled start frame), NVE, a start file: its own files
     second = run_script(
         SCRIPT3,
-        "--model",
+        "--model-file",
         files["painn"],
-        "--steps",
+        "--md-steps",
         20,
         "--thermostat",
         "nve",
@@ -360,13 +364,13 @@ def test_script3_runs_writes_its_own_files_and_reruns(files, tmp_path):
 def test_script3_stops_a_blown_up_run_and_keeps_the_trajectory(files, tmp_path):
     res = run_script(
         SCRIPT3,
-        "--model",
+        "--model-file",
         files["schnet"],
         "--timestep-fs",
         10,
         "--temperature-k",
         5000,
-        "--steps",
+        "--md-steps",
         200,
         cwd=tmp_path,
         env={"ML_TUTORIAL_OUTPUT": str(tmp_path)},
@@ -383,17 +387,20 @@ def test_script3_stops_a_blown_up_run_and_keeps_the_trajectory(files, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--model", "{dir}/missing/best_model"], "model file not found"),
-        (["--model", "{dir}/frames.xyz", "--start", "{dir}/start.xyz"], "is not a SchNetPack model file"),
-        (["--model", "{dir}/schnet/best_model", "--steps", "0"], "STEPS must be an integer >= 1"),
-        (["--model", "{dir}/schnet/best_model", "--steps", "1e3"], "STEPS must be an integer"),
-        (["--model", "{dir}/schnet/best_model", "--timestep", "1"], "unknown option --timestep"),
-        (["--model", "{dir}/schnet/best_model", "--thermostat", "nose"], "THERMOSTAT must be one of"),
+        (["--model-file", "{dir}/missing/best_model"], "model file not found"),
         (
-            ["--model", "{dir}/schnet/best_model", "--start", "{dir}/nope.xyz"],
+            ["--model-file", "{dir}/frames.xyz", "--start", "{dir}/start.xyz"],
+            "is not a SchNetPack model file",
+        ),
+        (["--model-file", "{dir}/schnet/best_model", "--md-steps", "0"], "MD_STEPS must be an integer >= 1"),
+        (["--model-file", "{dir}/schnet/best_model", "--md-steps", "1e3"], "MD_STEPS must be an integer"),
+        (["--model-file", "{dir}/schnet/best_model", "--timestep", "1"], "unknown option --timestep"),
+        (["--model-file", "{dir}/schnet/best_model", "--thermostat", "nose"], "THERMOSTAT must be one of"),
+        (
+            ["--model-file", "{dir}/schnet/best_model", "--start", "{dir}/nope.xyz"],
             "start geometry file not found",
         ),
-        (["--model", "{dir}/schnet/best_model", "--start", "{dir}/frames.xyz@9"], "has 6 frames"),
+        (["--model-file", "{dir}/schnet/best_model", "--start", "{dir}/frames.xyz@9"], "has 6 frames"),
         ([], "no trained model in"),
     ],
 )

@@ -1,5 +1,5 @@
 """schnet_tutorial/script4_learning_curve.py with reduced settings (--quick) and the trainings it runs
-(schnet_tutorial/trainings.py): the curve's shape, the ladder, the cache, --force, one-line errors.
+(schnet_tutorial/workers.py, pipeline.py): the curve's shape, the ladder, the cache, --force, one-line errors.
 
 --quick: a SchNet learning curve at N = 10 (two training sets) and N = 100, and the four short rungs
 on 100 frames, 150 optimizer steps per point: real trainings of a few seconds each.
@@ -13,7 +13,8 @@ import pytest
 import schnetpack.transform as trn
 
 from conftest import ROOT, output_with_database, run_script
-from schnet_tutorial import tools, trainings
+
+from schnet_tutorial import data, model_files, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
 
 SCRIPT4 = ROOT / "schnet_tutorial" / "script4_learning_curve.py"
 RESULT = re.compile(
@@ -51,31 +52,31 @@ def test_curve_and_ladder(first_run):
     assert 0 < best < force_100 < 20  # kcal/mol/Å: a longer rung beats the minute's point
     assert slope < 0  # more data, smaller test error
     trained = trained_lines(res.stdout)
-    n10 = [trained[f"schnet N=10 seed {k}"][1] for k in (0, 1)]
+    n10 = [trained[f"schnet N=10 draw {k}"][1] for k in (0, 1)]
     assert n10[0] != n10[1]  # two training sets, two models
-    assert trained["schnet N=100 seed 0"][1] < min(n10)
-    assert trained["SchNet, 4x steps"][1] < trained["schnet N=100 seed 0"][1]
+    assert trained["schnet N=100 draw 0"][1] < min(n10)
+    assert trained["SchNet, 4x steps"][1] < trained["schnet N=100 draw 0"][1]
     assert not any(reused for *_, reused in trained.values())
     assert best_s > 0 and all(s > 0 for _, _, s, _ in trained.values())
     for name in ("schnet_learning_curve.png", "schnet_ladder.png"):
         assert (out / "figures" / name).stat().st_size > 10_000
-    # every training is a model folder script3 and script6 can use: model, model_info.json, result
+    # every training is a model folder script3 and script7 can use: model, model_info.json, result
     folder = out / "results" / "script4_learning_curve"
-    done = sorted(p for p in folder.iterdir() if (p / trainings.RESULT_FILE).is_file())
+    done = sorted(p for p in folder.iterdir() if (p / workers.RESULT_FILE).is_file())
     assert len(done) == 6  # 3 curve points + 4 rungs, the minute's rung is the N=100 point
-    best_folder = re.search(r"--model\): (\S+)$", res.stdout, re.M)[1]
-    info = json.loads((out / best_folder.split(str(out) + "/")[1] / tools.INFO_FILE).read_text())
+    best_folder = re.search(r"--model-file\): (\S+)$", res.stdout, re.M)[1]
+    info = json.loads((out / best_folder.split(str(out) + "/")[1] / model_files.INFO_FILE).read_text())
     assert info["elements"] == [1, 6, 8] and info["energy_unit"] == "eV"
-    model = tools.load_model(best_folder)
-    (inputs,) = tools.load_inputs(out / "schnet_tutorial" / "data" / "ethanol.db", 5.0, [0, 1])
-    energies, forces = tools.predict(model, [trn.CastTo32()(d) for d in inputs])
+    model = model_files.load_model(best_folder)
+    (inputs,) = data.load_inputs(out / "schnet_tutorial" / "data" / "ethanol.db", 5.0, [0, 1])
+    energies, forces = model_files.predict_energy_forces(model, [trn.CastTo32()(d) for d in inputs])
     assert energies.shape == (2,) and forces.shape == (18, 3) and np.isfinite(forces).all()
 
 
 def test_rerun_reuses_every_training(first_run):
     out, env, first = first_run
     folder = out / "results" / "script4_learning_curve"
-    before = {p.name: (p / trainings.RESULT_FILE).stat().st_mtime for p in folder.glob("*_seed*")}
+    before = {p.name: (p / workers.RESULT_FILE).stat().st_mtime for p in folder.glob("*_seed*")}
     res = run_script(SCRIPT4, "--quick", env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     trained = trained_lines(res.stdout)
@@ -83,23 +84,23 @@ def test_rerun_reuses_every_training(first_run):
     assert (
         res.stdout.splitlines()[-1].split(" total_s")[0] == first.stdout.splitlines()[-1].split(" total_s")[0]
     )
-    assert {p.name: (p / trainings.RESULT_FILE).stat().st_mtime for p in folder.glob("*_seed*")} == before
+    assert {p.name: (p / workers.RESULT_FILE).stat().st_mtime for p in folder.glob("*_seed*")} == before
 
     # --force trains again (here one point only: one size, one set, no ladder)
-    args = ("--quick", "--n-train", "10", "--seeds", "1", "--ladder", "none", "--force")
+    args = ("--quick", "--train-sizes", "10", "--sets-per-size", "1", "--ladder", "none", "--force")
     res = run_script(SCRIPT4, *args, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     trained = trained_lines(res.stdout)
-    assert list(trained) == ["schnet N=10 seed 0"] and not trained["schnet N=10 seed 0"][3]
+    assert list(trained) == ["schnet N=10 draw 0"] and not trained["schnet N=10 draw 0"][3]
     (redone,) = [p for p in folder.glob("schnet_n10_seed0_*")]
-    assert (redone / trainings.RESULT_FILE).stat().st_mtime > before[redone.name]
+    assert (redone / workers.RESULT_FILE).stat().st_mtime > before[redone.name]
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--seeds", "1,2,3"), "SEEDS needs one count per N_TRAIN value"),
-        (("--n-train", "25,99999"), "lower N_TRAIN/N_LADDER"),
+        (("--sets-per-size", "1,2,3"), "SETS_PER_SIZE needs one count per TRAIN_SIZES value"),
+        (("--train-sizes", "25,99999"), "needs more than the 2000 frames"),
     ],
 )
 def test_bad_values_stop_with_one_line(first_run, args, message):
@@ -113,30 +114,24 @@ def test_bad_values_stop_with_one_line(first_run, args, message):
 def test_a_diverging_training_is_one_line_and_leaves_no_result(first_run, tmp_path):
     out, _, _ = first_run
     db = out / "schnet_tutorial" / "data" / "ethanol.db"
-    bad = {"train_idx": range(20), "val_idx": range(20, 30), "test_idx": range(30, 40), "database": str(db)}
-    bad.update(steps=20, learning_rate=1e4, n_features=8, n_filters=8, n_interactions=1)
+    bad = {"train_idx": range(20), "val_idx": range(20, 30), "test_idx": range(30, 40), "DB_PATH": str(db)}
+    bad.update(EPOCHS=5, LEARNING_RATE=1e4, N_FEATURES=8, N_FILTERS=8, N_INTERACTIONS=1)
     with pytest.raises(SystemExit) as stop:
-        trainings.run_all({"bad": bad}, tmp_path, workers=1)
+        workers.run_all({"bad": bad}, tmp_path, workers=1)
     assert stop.value.code == 2
-    (folder,) = trainings.folders({"bad": bad}, tmp_path).values()
-    assert not (folder / trainings.RESULT_FILE).exists()
+    (folder,) = workers.folders({"bad": bad}, tmp_path).values()
+    assert not (folder / workers.RESULT_FILE).exists()
     assert "diverged" in (folder / "log.txt").read_text()
 
 
 def test_same_settings_same_folder(tmp_path):
-    a = {"train_idx": np.arange(5), "val_idx": [5], "test_idx": [6], "seed": 1}
-    same = {**a, "train_idx": list(range(5))}
-    other = {**a, "learning_rate": 5e-3}
-    places = trainings.folders({"a": a, "same": same, "other": other}, tmp_path)
+    a = {"train_idx": np.arange(5), "val_idx": [5], "test_idx": [6], "SEED": 1}
+    same = {
+        **a,
+        "train_idx": list(range(5)),
+        "EPOCHS": pipeline.DEFAULTS["EPOCHS"],
+    }  # a default changes nothing
+    other = {**a, "LEARNING_RATE": 5e-3}
+    places = workers.folders({"a": a, "same": same, "other": other}, tmp_path)
     assert places["a"] == places["same"] != places["other"]
     assert places["a"].name.startswith("schnet_n5_seed1_")
-
-
-def test_a_time_budget_ends_at_a_validation(first_run, tmp_path):
-    out, _, _ = first_run
-    db = out / "schnet_tutorial" / "data" / "ethanol.db"
-    s = {"train_idx": range(40), "val_idx": range(40, 50), "test_idx": range(50, 60), "database": str(db)}
-    s.update(time_s=1.0, n_features=8, n_filters=8, n_interactions=1, val_checks=20)
-    result = trainings.train(s, tmp_path)
-    assert result["train_s"] >= 1.0 and result["steps"] > 0 and result["steps"] % 250 == 0
-    assert (tmp_path / tools.MODEL_FILE).is_file() and (tmp_path / tools.INFO_FILE).is_file()

@@ -29,10 +29,27 @@ def setting_names(script):
 def test_every_setting_of_every_script_has_a_rule_and_quick_settings(script):
     names, line = setting_names(script)
     assert f'setup(globals(), "{script.stem}")' in line
-    rules = settings.rules_for(script.stem)
+    rules = settings.RULES
     assert names and not [n for n in names if n not in rules], [n for n in names if n not in rules]
     assert script.stem in settings.QUICK
     assert set(settings.QUICK[script.stem]) <= set(names)
+
+
+def test_one_rule_per_name_and_no_dead_rules():
+    """A name means one thing in every script (there is no per-script table of exceptions), and
+    every rule belongs to a setting some script has."""
+    assert not hasattr(settings, "SCRIPT_RULES")
+    used = {name for script in SCRIPTS for name in setting_names(script)[0]}
+    assert sorted(set(settings.RULES) - used) == []
+
+
+def test_quick_settings_are_announced_in_the_first_line(monkeypatch, capsys):
+    monkeypatch.setenv("ML_TUTORIAL_QUICK", "1")
+    ns = namespace(EPOCHS=600, N_SEEDS=5, LEARNING_RATE=2e-3)
+    settings.setup(ns, "lj_1_overfit")
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("reduced settings") and "EPOCHS 600 -> 50" in first
+    assert settings.quick_settings() and settings.settings_used()["EPOCHS"] == 50
 
 
 def test_arguments_are_read_only_when_the_script_runs_as_a_program(monkeypatch, tmp_path):
@@ -69,7 +86,8 @@ def test_quick_settings_from_the_environment(monkeypatch):
             dict(MODELS=["schnet", "mace"]),
             "MODELS must be a list of schnet and/or painn",
         ),
-        ("script4_learning_curve", dict(N_TRAIN=[25, 0]), "N_TRAIN must be a list of integers >= 1"),
+        ("script4_learning_curve", dict(TRAIN_SIZES=[25, 0]), "TRAIN_SIZES must be a list of integers >= 1"),
+        ("script2_train_schnet", dict(N_TRAIN=[25, 50]), "N_TRAIN must be an integer >= 1"),
     ],
 )
 def test_bad_values_stop_with_one_line(script, values, message, capsys):

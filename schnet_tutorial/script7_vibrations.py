@@ -1,4 +1,4 @@
-"""script6_vibrations.py: "Is the force field physically right?" (beyond the slides; SYLLABUS row 20).
+"""script7_vibrations.py: "Is the force field physically right?" (beyond the slides; SYLLABUS row 20).
 
 A small test-set force error does not tell whether a force field gets the molecule right. A chemist
 checks the minimum-energy structure and the vibrations, so this script compares the trained model
@@ -7,7 +7,7 @@ the optimised geometry, the harmonic frequencies mode by mode in cm^-1, and the 
 of a constant-energy MD run of the model with the PBE lines on top.
 """
 
-from schnet_tutorial import tools  # isort: skip (first: it quiets a warning of SchNetPack's import)
+from schnet_tutorial import md  # isort: skip (first: it quiets SchNetPack's import)
 import json
 import time
 from pathlib import Path
@@ -16,21 +16,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 from ase import Atoms, units
 from ase.build import minimize_rotation_and_translation
-from ase.data import covalent_radii
 from ase.io import Trajectory, write
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS
-from ase.vibrations import VibrationsData
 from scipy.optimize import linear_sum_assignment
 
 from common.plotting import save_figure, show
-from common.runs import RESULTS_DIR, SCHNET_DATA_DIR, new_run_dir
+from common.runs import RESULTS_DIR, SCHNET_DATA_DIR
 from common.settings import check_writable, fail, setup
+from schnet_tutorial import model_files, record, vibrations
 
-# %% Settings: edit these, or override them on the command line (--model PATH --md-steps 4000)
-MODEL = ""  # "" = the newest model script2 trained; or a model file or its folder (as script3 takes)
-MODEL2 = ""  # a second model to compare in the same figures ("" = none)
+# %% Settings: edit these, or override them on the command line (--model-file PATH --md-steps 4000)
+MODEL_FILE = ""  # "" = the newest model script2 trained; or a model file or its folder (as script3 takes)
+MODEL_FILE_2 = ""  # a second model to compare in the same figures ("" = none)
 OPT_FMAX_EV_A = 1e-4  # the model's geometry optimisation stops when every force is below this (eV/Å)
 HESSIAN_STEP_A = 0.001  # displacement of the finite-difference Hessian (Å)
 MD_STEPS = 20000  # NVE steps of the model: 20,000 x 0.5 fs = 10 ps
@@ -38,7 +37,7 @@ TIMESTEP_FS = 0.5  # MD time step (fs); the O-H stretch has a period of 9 fs
 TEMPERATURE_K = 300.0  # mean temperature of the NVE run (K): it starts at the minimum with 2 x this
 CORRELATION_FS = 2000.0  # longest time lag of the velocity autocorrelation (fs): peaks ~17 cm^-1 wide
 SEED = 0  # the initial velocities
-setup(globals(), "script6_vibrations")  # command-line overrides and checks
+setup(globals(), "script7_vibrations")  # command-line overrides and checks
 
 # %% 1 Data
 # The reference made by make_normal_modes.py: trans-ethanol optimised with PBE/def2-SVP (the level of
@@ -52,61 +51,47 @@ REFERENCE = SCHNET_DATA_DIR / "ethanol_pbe_normal_modes.json"
 ref = json.loads(REFERENCE.read_text(encoding="utf-8"))
 pbe = Atoms(numbers=ref["numbers"], positions=ref["positions_A"])
 symbols = pbe.get_chemical_symbols()
-
-
-def normal_modes(atoms, hessian):
-    """Frequencies (cm^-1, ascending; an imaginary one as a negative number) and mass-weighted,
-    normalised mode vectors (3N-6, 3N) of a Hessian (eV/Å^2), the 6 lowest |frequencies| dropped."""
-    vib = VibrationsData.from_2d(atoms, hessian)
-    freqs = vib.get_frequencies()  # ASE: complex, imaginary part for negative curvature
-    freqs = np.where(np.abs(freqs.imag) > 0, -np.abs(freqs.imag), freqs.real)
-    _, modes = vib.get_energies_and_modes(all_atoms=True)  # Cartesian displacements (N, 3)
-    keep = np.sort(np.argsort(np.abs(freqs))[6:])
-    vectors = (modes[keep] * np.sqrt(atoms.get_masses())[None, :, None]).reshape(len(keep), -1)
-    order = np.argsort(freqs[keep])
-    return freqs[keep][order], (vectors / np.linalg.norm(vectors, axis=1, keepdims=True))[order]
-
-
-pbe_freqs, pbe_vectors = normal_modes(pbe, np.array(ref["hessian_eV_A2"]))
+pbe_freqs, pbe_vectors = vibrations.normal_modes(pbe, np.array(ref["hessian_eV_A2"]))
 names = ref["mode_names"]
-radii = covalent_radii[pbe.numbers]
-bonds = [
-    (i, j)
-    for i in range(len(pbe))
-    for j in range(i + 1, len(pbe))
-    if pbe.get_distance(i, j) < 1.2 * (radii[i] + radii[j])
-]
+rule = md.StabilityMonitor(pbe, dyn=None)  # script3's bonds: pairs closer than 1.2 x their covalent radii
+bonds = list(zip(rule.bi.tolist(), rule.bj.tolist()))
 print(
     f"PBE reference: {ref['level_of_theory']}, {ref['conformer']} ethanol, {len(pbe_freqs)} modes "
     f"from {pbe_freqs[0]:.0f} to {pbe_freqs[-1]:.0f} cm^-1, {len(bonds)} bonds"
 )
 
 # %% 2 Model
-# Any SchNetPack model that predicts energy and forces: the newest one script2 trained, or MODEL (and
-# MODEL2 for a comparison). tools.make_calculator turns it into an ASE calculator (forces = -dE/dR of
-# the model by automatic differentiation), the same calculator script3 runs MD with.
-paths = [Path(MODEL) if MODEL else tools.newest_model()] + ([Path(MODEL2)] if MODEL2 else [])
+# Any SchNetPack model that predicts energy and forces: the newest one script2 trained, or MODEL_FILE
+# (and MODEL_FILE_2 for a comparison). md.make_calculator turns it into an ASE calculator (forces =
+# -dE/dR of the model by automatic differentiation), the same calculator script3 runs MD with.
+paths = [Path(MODEL_FILE) if MODEL_FILE else model_files.newest_model()]
+paths += [Path(MODEL_FILE_2)] if MODEL_FILE_2 else []
 models = []
 for path in paths:
-    model = tools.load_model(path)
-    tools.check_model(path, model, pbe, what="ethanol")  # stops if it never saw C, H or O
+    model = model_files.load_model(path)
+    model_files.check_model(path, model, pbe, what="ethanol")  # stops if it never saw C, H or O
     folder = path if path.is_dir() else path.parent
-    info_file = folder / "model_info.json"
+    info_file = folder / model_files.INFO_FILE
     info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
-    force_mae = info.get("results", {}).get("test_force_mae_eV_per_A")  # script2's test error, if known
-    calc = tools.make_calculator(model, pbe, tools.model_energy_unit(path))
+    force_mae = info.get("results", {}).get("force_mae_kcal_mol_A")  # script2's test error, if known
+    calc = md.make_calculator(model, pbe, model_files.model_energy_unit(path))
     models.append({"label": folder.name, "path": path, "calc": calc, "force_mae": force_mae})
-    known = f"test force MAE {force_mae * 1000:.1f} meV/Å" if force_mae else "test force MAE not recorded"
-    print(f"model {folder.name}: {path} ({known})")
+    known = f"test force MAE {force_mae:.3f} kcal/mol/Å" if force_mae else "test force MAE not recorded"
+    print(f"model {folder.name}: {model_files.shown(path)} ({known})")
 if len(models) == 2 and models[0]["label"] == models[1]["label"]:
     models[0]["label"], models[1]["label"] = "model 1", "model 2"
 
-# %% 3 Geometry optimisation
-# The model's own minimum: BFGS (a quasi-Newton optimiser, ASE) from the PBE minimum, moving the atoms
-# along the model's forces until every force component is below OPT_FMAX_EV_A. If the model were PBE
-# the atoms would not move. The RMSD (root-mean-square distance of the atoms, after the best overlay)
-# and the bond lengths say how far the model's minimum is from PBE's; typical covalent-bond errors of
-# a good force field are below 0.005 Å.
+# %% 3 Cost function
+# Nothing is trained here: the model is judged. The measures, each against PBE: the RMSD (root-mean-
+# square distance of the atoms, after the best overlay) of the model's minimum and its bond lengths
+# (good force fields err by less than 0.005 Å on covalent bonds); the harmonic frequency of each
+# normal mode (cm^-1), the modes paired with PBE's by their shapes; and the peaks of the MD spectrum.
+print("measured against PBE: RMSD and bonds (Å), harmonic frequencies and the MD spectrum (cm^-1)")
+
+# %% 4 Find the parameters
+# The parameters found here are the atoms' positions at the model's own minimum: BFGS (a quasi-Newton
+# optimiser, ASE) from the PBE minimum, moving the atoms along the model's forces until every force
+# component is below OPT_FMAX_EV_A. If the model were PBE the atoms would not move.
 for m in models:
     t0 = time.perf_counter()
     atoms = pbe.copy()
@@ -119,10 +104,7 @@ for m in models:
     m["bonds"] = [atoms.get_distance(i, j) for i, j in bonds]
     m["opt_s"] = time.perf_counter() - t0
     note = "" if converged else f" (NOT converged: max |F| {np.abs(atoms.get_forces()).max():.1e} eV/Å)"
-    print(
-        f"{m['label']}: optimised in {opt.nsteps} BFGS steps, {m['opt_s']:.1f} s{note}; "
-        f"RMSD to PBE {m['rmsd']:.4f} Å"
-    )
+    print(f"{m['label']}: {opt.nsteps} BFGS steps, {m['opt_s']:.1f} s{note}; RMSD to PBE {m['rmsd']:.4f} Å")
 
 print(f"\n{'bond':8s} {'PBE (Å)':>9s}" + "".join(f" {m['label'][:22]:>22s}" for m in models))
 for k, (i, j) in enumerate(bonds):
@@ -131,7 +113,6 @@ for k, (i, j) in enumerate(bonds):
     )
     print(f"{symbols[i]}{i}-{symbols[j]}{j:<3d} {pbe.get_distance(i, j):9.4f}{row}")
 
-# %% 4 Normal modes and molecular dynamics
 # Harmonic vibrations of the model at its own minimum: the Hessian by central finite differences of
 # the model's forces (column j = -(F(x + h e_j) - F(x - h e_j)) / 2h, 2 x 27 force calls), then the
 # same normal-mode analysis as for PBE. Modes are paired with PBE's by their shapes (the largest
@@ -141,19 +122,8 @@ for k, (i, j) in enumerate(bonds):
 # every step's velocities are kept for the spectrum.
 for m in models:
     t0 = time.perf_counter()
-    atoms, calc = m["atoms"].copy(), m["calc"]
-    x0 = atoms.positions.copy()
-    hessian = np.zeros((3 * len(atoms), 3 * len(atoms)))
-    for j in range(3 * len(atoms)):
-        forces = []
-        for sign in (1, -1):
-            atoms.positions = x0
-            atoms.positions[j // 3, j % 3] += sign * HESSIAN_STEP_A
-            forces.append(calc.get_forces(atoms).ravel())
-        hessian[:, j] = -(forces[0] - forces[1]) / (2 * HESSIAN_STEP_A)
-    atoms.positions = x0
-    m["hessian"] = 0.5 * (hessian + hessian.T)
-    freqs, vectors = normal_modes(atoms, m["hessian"])
+    m["hessian"] = vibrations.hessian(m["atoms"], m["calc"], HESSIAN_STEP_A)
+    freqs, vectors = vibrations.normal_modes(m["atoms"], m["hessian"])
     overlap = np.abs(pbe_vectors @ vectors.T)  # |<PBE mode i | model mode j>|, 1 = the same shape
     _, match = linear_sum_assignment(-overlap)  # the one-to-one pairing of the largest total overlap
     m["freqs"], m["matched"], m["overlap"] = freqs, freqs[match], overlap[np.arange(len(match)), match]
@@ -165,10 +135,7 @@ for m in models:
         f"max error {m['max_err']:.1f} cm^-1 ({names[int(np.abs(m['errors']).argmax())]})"
     )
 
-run_dir = new_run_dir(
-    RESULTS_DIR / "script6_vibrations",
-    paths[0].resolve().parent.name if paths[0].is_file() else paths[0].resolve().name,
-)  # a new folder per run: earlier runs are kept
+run_dir = record.new_run(RESULTS_DIR / "script7_vibrations")  # a new folder per run: earlier runs are kept
 for k, m in enumerate(models):
     t0 = time.perf_counter()
     atoms = m["atoms"].copy()
@@ -177,30 +144,23 @@ for k, m in enumerate(models):
     Stationary(atoms)  # no drift of the whole molecule ...
     ZeroRotation(atoms)  # ... and no rotation: only vibrations are left
     dyn = VelocityVerlet(atoms, timestep=TIMESTEP_FS * units.fs)
-    velocities = np.zeros((MD_STEPS + 1, len(atoms), 3))
-    energies = np.zeros(MD_STEPS + 1)
-    d0 = np.array([atoms.get_distance(i, j) for i, j in bonds])
-    stop = {}
+    velocities, energies = np.zeros((MD_STEPS + 1, len(atoms), 3)), np.zeros(MD_STEPS + 1)
 
-    def record():
+    def keep():
         velocities[dyn.nsteps] = atoms.get_velocities()
         energies[dyn.nsteps] = atoms.get_potential_energy() + atoms.get_kinetic_energy()
-        d = np.linalg.norm(
-            atoms.positions[[i for i, _ in bonds]] - atoms.positions[[j for _, j in bonds]], axis=1
-        )
-        if not (np.isfinite(energies[dyn.nsteps]) and 0.6 < (d / d0).min() and (d / d0).max() < 1.6):
-            stop["step"] = dyn.nsteps
-            raise StopIteration
 
-    traj = Trajectory(str(run_dir / f"md_model{k + 1}.traj"), "w", atoms)
-    dyn.attach(record, interval=1)
-    dyn.attach(traj.write, interval=20)
-    try:
-        dyn.run(MD_STEPS)
-    except StopIteration:
-        pass
-    traj.close()
-    n = stop.get("step", MD_STEPS + 1)  # the steps recorded before a bond broke, if one did
+    m["traj"] = run_dir / f"md_model{k + 1}.traj"
+    with Trajectory(str(m["traj"]), "w", atoms) as traj:
+        dyn.attach(md.StabilityMonitor(atoms, dyn), interval=1)  # script3's rule: stops when a bond breaks
+        dyn.attach(keep, interval=1)
+        dyn.attach(traj.write, interval=20)
+        try:
+            dyn.run(MD_STEPS)
+            m["md_broke"], n = "", MD_STEPS + 1
+        except md.MDBlowUpError as exc:
+            m["md_broke"], n = str(exc), dyn.nsteps  # the steps before it are kept
+            traj.write()  # the broken geometry, last in the movie
     m["velocities"], m["md_steps"] = velocities[:n], n - 1
     m["temperature"] = float(
         np.mean(np.sum(atoms.get_masses()[:, None] * velocities[:n] ** 2, axis=(1, 2)))
@@ -209,7 +169,6 @@ for k, m in enumerate(models):
     )
     m["drift_mev"] = float((energies[n - 1] - energies[0]) / len(atoms) * 1000)
     m["md_s"] = time.perf_counter() - t0
-    m["md_broke"] = "step" in stop
     print(
         f"{m['label']}: NVE {m['md_steps']} steps ({m['md_steps'] * TIMESTEP_FS / 1000:g} ps) in "
         f"{m['md_s']:.1f} s, mean temperature {m['temperature']:.0f} K, total-energy drift "
@@ -221,25 +180,10 @@ for k, m in enumerate(models):
 # velocity autocorrelation C(t) (how similar the velocities are a time t apart) is cut off at
 # CORRELATION_FS with a smooth window and Fourier-transformed; a longer cut-off gives sharper peaks
 # but needs a longer run to average out the noise.
-def power_spectrum(velocities, masses, timestep_fs, max_lag_fs):
-    """Wavenumbers (cm^-1) and the power spectrum of the mass-weighted velocity autocorrelation
-    C(t) = < sum_i m_i v_i(0) . v_i(t) > (averaged over time origins), Hann-windowed up to max_lag_fs."""
-    w = (velocities * np.sqrt(masses)[None, :, None]).reshape(len(velocities), -1)
-    n = len(w)
-    spectrum = np.abs(np.fft.rfft(w, n=2 * n, axis=0)) ** 2  # Wiener-Khinchin: C(t) by FFT
-    acf = np.fft.irfft(spectrum, axis=0)[:n].sum(axis=1) / np.arange(n, 0, -1)
-    lags = min(n - 1, int(round(max_lag_fs / timestep_fs)))
-    acf = acf[:lags] * np.hanning(2 * lags)[lags:]
-    n_fft = 16 * lags
-    power = np.fft.rfft(np.concatenate([acf, np.zeros(n_fft - 2 * lags + 1), acf[:0:-1]])).real
-    wavenumbers = np.fft.rfftfreq(n_fft, d=timestep_fs * 1e-15) / (units._c * 100)
-    return wavenumbers, power / power[wavenumbers > 100].max()
-
-
-for m in models:
-    m["wavenumbers"], m["power"] = power_spectrum(
-        m["velocities"], pbe.get_masses(), TIMESTEP_FS, min(CORRELATION_FS, m["md_steps"] * TIMESTEP_FS / 2)
-    )
+for m in models:  # (a run that broke within its first 20 steps has no spectrum)
+    max_lag = min(CORRELATION_FS, m["md_steps"] * TIMESTEP_FS / 2)
+    spectrum = vibrations.power_spectrum(m["velocities"], pbe.get_masses(), TIMESTEP_FS, max_lag)
+    m["spectrum"] = spectrum if m["md_steps"] >= 20 else None
 
 # %% 5 Look at the result
 # The table: each PBE mode with its name, the model's frequency of the same shape, the error, and
@@ -248,72 +192,51 @@ for m in models:
 # and CH3 groups turning, ~250-300 cm^-1) on tiny energy differences that few training frames sample
 # well: there the model errs most. A model with a smaller force MAE does not always get better
 # frequencies: compare two models with --model2.
-header = f"{'#':>2s} {'mode':30s} {'PBE':>7s}" + "".join(
-    f" {'model' + str(k + 1):>7s} {'error':>6s} {'overlap':>7s}" for k in range(len(models))
-)
 print(
-    "\nharmonic frequencies (cm^-1), models: "
+    "\nharmonic frequencies (cm^-1): "
     + ", ".join(f"model{k + 1} = {m['label']}" for k, m in enumerate(models))
 )
-print(header)
+print(
+    f"{'#':>2s} {'mode':30s} {'PBE':>7s}"
+    + "".join(f" model{k + 1}  error overlap" for k in range(len(models)))
+)
 for i in range(len(pbe_freqs)):
-    print(
-        f"{i + 1:2d} {names[i]:30s} {pbe_freqs[i]:7.1f}"
-        + "".join(f" {m['matched'][i]:7.1f} {m['errors'][i]:+6.1f} {m['overlap'][i]:7.2f}" for m in models)
-    )
+    row = "".join(f" {m['matched'][i]:7.1f} {m['errors'][i]:+6.1f} {m['overlap'][i]:7.2f}" for m in models)
+    print(f"{i + 1:2d} {names[i]:30s} {pbe_freqs[i]:7.1f}{row}")
 for m in models:
     print(
         f"{m['label']}: MAE {m['mae']:.1f} cm^-1, max error {m['max_err']:.1f} cm^-1, RMSD {m['rmsd']:.4f} Å"
     )
 
 colors = ["tab:red", "tab:blue"]
-fig = plt.figure(figsize=(11, 8))
+fig = plt.figure(figsize=(11, 8), layout="constrained")
 grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.1])
 ax = fig.add_subplot(grid[0, :])  # stick spectra: PBE up, the model(s) down
 ax.vlines(pbe_freqs, 0, 1, color="black", lw=1.5, label="PBE/def2-SVP")
 for k, m in enumerate(models):
     ax.vlines(m["freqs"], 0, -1 + 0.3 * k, color=colors[k], lw=1.5, label=m["label"])
 ax.axhline(0, color="gray", lw=0.5)
-ax.set(
-    xlabel="harmonic frequency (cm$^{-1}$)",
-    yticks=[],
-    xlim=(0, max(pbe_freqs.max(), *[m["freqs"].max() for m in models]) + 200),
-    title="harmonic frequencies: PBE (up) and the model (down)",
-)
+right = max(pbe_freqs.max(), *[m["freqs"].max() for m in models]) + 200
+ax.set(xlabel="harmonic frequency (cm$^{-1}$)", yticks=[], xlim=(0, right))
+ax.set_title("harmonic frequencies: PBE (up) and the model (down)")
 ax.legend(loc="upper left", fontsize=8)
 ax = fig.add_subplot(grid[1, 0])  # parity plot
 top = max(pbe_freqs.max(), *[m["matched"].max() for m in models]) + 150
 ax.plot([0, top], [0, top], color="gray", lw=0.8)
 for k, m in enumerate(models):
-    ax.scatter(
-        pbe_freqs,
-        m["matched"],
-        s=18,
-        color=colors[k],
-        label=f"{m['label'][:30]}\nMAE {m['mae']:.1f}, max {m['max_err']:.1f} cm$^{{-1}}$",
-    )
-ax.set(
-    xlabel="PBE frequency (cm$^{-1}$)",
-    ylabel="model frequency (cm$^{-1}$)",
-    xlim=(0, top),
-    ylim=(0, top),
-    aspect="equal",
-    title="mode by mode",
-)
+    label = f"{m['label'][:30]}\nMAE {m['mae']:.1f}, max {m['max_err']:.1f} cm$^{{-1}}$"
+    ax.scatter(pbe_freqs, m["matched"], s=18, color=colors[k], label=label)
+ax.set(xlabel="PBE frequency (cm$^{-1}$)", ylabel="model frequency (cm$^{-1}$)", title="mode by mode")
+ax.set(xlim=(0, top), ylim=(0, top), aspect="equal")
 ax.legend(loc="upper left", fontsize=7)
 ax = fig.add_subplot(grid[1, 1])  # error per mode
 width = 0.8 / len(models)
 for k, m in enumerate(models):
-    ax.barh(
-        np.arange(len(pbe_freqs)) + (k - (len(models) - 1) / 2) * width,
-        m["errors"],
-        height=width,
-        color=colors[k],
-    )
+    shift = (k - (len(models) - 1) / 2) * width
+    ax.barh(np.arange(len(pbe_freqs)) + shift, m["errors"], height=width, color=colors[k])
 ax.axvline(0, color="gray", lw=0.8)
 ax.set_yticks(np.arange(len(pbe_freqs)), [f"{f:.0f} {n}" for f, n in zip(pbe_freqs, names)], fontsize=7)
 ax.set(xlabel="model - PBE (cm$^{-1}$)", title="error of each mode")
-fig.tight_layout()
 save_figure(fig, "schnet_vibrations_modes")
 save_figure(fig, "schnet_vibrations_modes", run_dir)
 
@@ -326,25 +249,16 @@ save_figure(fig, "schnet_vibrations_modes", run_dir)
 # dipole moment): in a long, well-mixed run every mode gets the same kinetic energy (equipartition);
 # in 10 ps of one isolated molecule the energy is shared out slowly, so peak heights depend on the
 # starting velocities (try another SEED) while the peak positions do not.
-fig, ax = plt.subplots(figsize=(11, 4.5))
+fig, ax = plt.subplots(figsize=(11, 4.5), layout="constrained")
 ax.vlines(pbe_freqs, -1.1 * (len(models) - 1), 1.05, color="gray", lw=1, alpha=0.8, label="PBE harmonic")
 for k, m in enumerate(models):
-    ax.plot(
-        m["wavenumbers"],
-        m["power"] - 1.1 * k,
-        color=colors[k],
-        lw=1,
-        label=f"{m['label'][:40]}: MD {m['md_steps'] * TIMESTEP_FS / 1000:g} ps, {m['temperature']:.0f} K",
-    )
+    if m["spectrum"] is not None:
+        label = f"{m['label'][:40]}: MD {m['md_steps'] * TIMESTEP_FS / 1000:g} ps, {m['temperature']:.0f} K"
+        ax.plot(m["spectrum"][0], m["spectrum"][1] - 1.1 * k, color=colors[k], lw=1, label=label)
     ax.vlines(m["freqs"], -1.1 * k - 0.08, -1.1 * k, color=colors[k], lw=1.5)
-ax.set(
-    xlim=(0, 4000),
-    xlabel="wavenumber (cm$^{-1}$)",
-    ylabel="power (normalised)",
-    title="vibrational spectrum of the NVE run (velocity autocorrelation) against PBE's harmonic lines",
-)
+ax.set(xlim=(0, 4000), xlabel="wavenumber (cm$^{-1}$)", ylabel="power (normalised)")
+ax.set_title("vibrational spectrum of the NVE run (velocity autocorrelation) against PBE's harmonic lines")
 ax.legend(loc="upper left", fontsize=8)
-fig.tight_layout()
 save_figure(fig, "schnet_vibrations_md_spectrum")
 save_figure(fig, "schnet_vibrations_md_spectrum", run_dir)
 
@@ -357,50 +271,28 @@ write(
     str(mode_file),
     [Atoms(pbe.numbers, pbe.positions + np.sin(2 * np.pi * t / 30) * shape) for t in range(30)],
 )
-(run_dir / "results.json").write_text(
-    json.dumps(
-        {
-            "reference": str(REFERENCE),
-            "mode_names": names,
-            "pbe_cm1": pbe_freqs.round(2).tolist(),
-            "bonds": [f"{symbols[i]}{i}-{symbols[j]}{j}" for i, j in bonds],
-            "pbe_bonds_A": [round(pbe.get_distance(i, j), 5) for i, j in bonds],
-            "models": [
-                {
-                    "label": m["label"],
-                    "path": str(m["path"]),
-                    "model_cm1": m["matched"].round(2).tolist(),
-                    "mae_cm1": m["mae"],
-                    "max_err_cm1": m["max_err"],
-                    "rmsd_A": m["rmsd"],
-                    "test_force_mae_eV_per_A": m["force_mae"],
-                    "bonds_A": np.round(m["bonds"], 5).tolist(),
-                    "md_steps": m["md_steps"],
-                    "md_temperature_K": m["temperature"],
-                    "drift_meV_per_atom": m["drift_mev"],
-                    "seconds": {"optimisation": m["opt_s"], "modes": m["modes_s"], "md": m["md_s"]},
-                }
-                for m in models
-            ],
-        },
-        indent=1,
-    ),
-    encoding="utf-8",
-)
-print(f"\nthis run's files: {run_dir} (figures, results.json, MD trajectories md_model*.traj)")
-print(f"the PBE mode with the model's largest error, as a movie: ase gui {mode_file}")
-print(f"total time {time.perf_counter() - t_start:.0f} s")
+print(f"the PBE mode with the model's largest error, as a movie: ase gui {model_files.shown(mode_file)}")
 show()
-broken = [m["label"] for m in models if m["md_broke"]]
-fields = []  # the headline numbers of the first model (and of the second, prefixed model2_)
-for k, m in enumerate(models):
-    prefix = "model2_" if k else ""
-    fields += [f"{prefix}freq_mae_cm1={m['mae']:.2f}", f"{prefix}freq_max_err_cm1={m['max_err']:.2f}"]
-    fields += [f"{prefix}rmsd_A={m['rmsd']:.4f}"]
-print("result: " + " ".join(fields))
+result = {}  # the headline numbers of the first model (and of the second, prefixed model2_)
+for prefix, m in zip(("", "model2_"), models):
+    result[f"{prefix}freq_mae_cm1"], result[f"{prefix}freq_max_err_cm1"] = (
+        f"{m['mae']:.2f}",
+        f"{m['max_err']:.2f}",
+    )
+    result[f"{prefix}rmsd_A"] = f"{m['rmsd']:.4f}"
+keys = (
+    "label path matched mae max_err rmsd force_mae bonds md_steps temperature drift_mev md_broke traj".split()
+)
+bond_names = [f"{symbols[i]}{i}-{symbols[j]}{j}" for i, j in bonds]
+details = {"reference": REFERENCE, "mode_names": names, "pbe_cm1": pbe_freqs.round(2), "bonds": bond_names}
+details["models"] = [{key: m[key] for key in keys} for m in models]
+record.finish(run_dir, result, details)
+broken = [m for m in models if m["md_broke"]]
 if broken:
+    m = broken[0]
     fail(
-        f"the MD of {', '.join(broken)} broke a bond: the model is not good enough for MD (train it "
-        "longer, or lower TEMPERATURE_K); the harmonic results above stand",
-        code=1,
+        f"the MD of {m['label']} blew up: {m['md_broke']}: the model is not good enough for MD at "
+        f"{TEMPERATURE_K:g} K (train it longer, or lower TEMPERATURE_K); the harmonic results above stand "
+        f"and the trajectory up to there is in {model_files.shown(m['traj'])}",
+        1,
     )

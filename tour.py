@@ -1,7 +1,8 @@
 """The tutorial tour: run the numbered scripts in order at their default settings, headless.
 
     python tour.py            # the slides' lessons: lj_1 ... lj_7, then schnet_tutorial/script1 ... script3
-    python tour.py all        # also the scripts beyond the slides (schnet_tutorial/script6, ...)
+    python tour.py all        # also the lessons beyond the slides: schnet_tutorial/script4 ... script7
+                              # (learning curves, committee uncertainty, active learning, vibrations)
     python tour.py lj_2 lj_3  # only the scripts whose names contain one of these words
 
 Each script's output goes to figures/<script>.log beside its figures; one summary line per script

@@ -1,22 +1,30 @@
 """Sphinx configuration of the course website: every numbered script as a page of a sphinx-gallery.
 
-Build (from the project folder; offline; the first build runs every script: about 40 minutes on 2
-cores, most of it the trainings of script4 and script5, which later builds reuse from the outputs):
+Build (from the project folder; offline; the first build runs every script at its default
+settings: about 40 minutes on 2 cores, most of it the trainings of script4 and script5, which later
+builds reuse from the outputs; with ML_TUTORIAL_QUICK=1 about 5 minutes):
 
     .venv/bin/python -m sphinx -b html docs docs/_build/html
 
 What the build does:
-* copies lj_[0-9]*.py and schnet_tutorial/script[0-9]*.py to docs/auto_examples/_scripts/ (see
-  gallery_tools.py) and runs each in order, at its default settings (the environment variable
-  ML_TUTORIAL_QUICK=1 gives the scripts' reduced settings instead);
+* copies lj_[0-9]*.py and schnet_tutorial/script[0-9]*.py to docs/auto_examples/_scripts/, their
+  prose in sphinx-gallery's documented form (see gallery_tools.py), and runs each in order, at its
+  default settings (the environment variable ML_TUTORIAL_QUICK=1 gives the scripts' reduced
+  settings instead, and a note on every page says so);
 * sets ML_TUTORIAL_OUTPUT to <build folder>/../outputs (docs/_build/outputs): the scripts' figures/,
   runs/, results/, models and MD runs go there, never into the project's own folders;
-* stops with a non-zero exit code when a script fails (abort_on_example_error);
+* stops with a non-zero exit code when a script fails (abort_on_example_error) or exits
+  (sys.exit/SystemExit: gallery_tools.stop_if_a_script_exited);
+* renders the formulas with MathJax served from the site itself (the files of the
+  sphinx-mathjax-offline package): no CDN, the site works offline;
 * reruns only the scripts whose text changed since the last build (sphinx-gallery's md5 cache;
   delete docs/auto_examples to run everything again, or add ``-D plot_gallery=0`` to skip running).
 """
 
+import atexit
+import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,15 +33,14 @@ sys.path.insert(0, str(DOCS))  # gallery_tools, also for sphinx-gallery's "modul
 
 import gallery_tools  # noqa: E402
 
-gallery_tools.install_cell_titles()
-gallery_tools.install_exit_as_error()
+atexit.register(gallery_tools.stop_if_a_script_exited)  # a script's SystemExit fails the build
 
 # -- Project -----------------------------------------------------------------------------------
 project = "ml_tutorial"
 author = "the ml_tutorial authors"
 html_title = "ml_tutorial"
 
-extensions = ["sphinx_gallery.gen_gallery", "myst_parser"]
+extensions = ["sphinx_gallery.gen_gallery", "myst_parser", "sphinx.ext.mathjax"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "auto_examples/_scripts", "gallery_headers", "README.md"]
@@ -51,11 +58,13 @@ sphinx_gallery_conf = {
     "within_subsection_order": "gallery_tools.NaturalSortKey",  # script1, script2, script3, ...
     "abort_on_example_error": True,  # a failing script fails the build (non-zero exit)
     "image_scrapers": ("matplotlib", "gallery_tools.trajectory_gif_scraper"),
-    "reset_modules": ("matplotlib", "gallery_tools.note_script_start"),
+    "reset_modules": ("matplotlib", "gallery_tools.note_script"),
+    "reset_modules_order": "both",  # note_script also learns when a script has ended
     "capture_repr": (),  # show what the scripts print, not the value of a cell's last line
     "remove_config_comments": True,
     "download_all_examples": False,
     "thumbnail_size": (400, 280),
+    "image_srcset": ["2x"],  # figures at twice the resolution for high-density screens
     "min_reported_time": 1,
     "show_signature": False,
     "first_notebook_cell": None,
@@ -77,6 +86,13 @@ html_theme_options = {
 }
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
+
+# -- Math: MathJax 3 from the site itself (offline) --------------------------------------------
+# The files come from the pip package sphinx-mathjax-offline (requirements-docs.txt); only what
+# TeX input and HTML output need is copied into _static/mathjax at the end of the build.
+_MATHJAX_PACKAGE = "sphinx-mathjax-offline"
+mathjax_path = "mathjax/tex-chtml.js"
+MATHJAX_SKIP = ("sre", "svg", "tex-svg*", "tex-mml*", "tex-chtml-full*", "mml-*", "node-main.js")
 html_show_sourcelink = False
 html_copy_source = False
 
@@ -102,7 +118,53 @@ def _clean_paths(app, docname, source):
         source[0] = gallery_tools.strip_build_paths(source[0], *app.ml_tutorial_paths, Path(app.srcdir))
 
 
+def _home_cards(app):
+    """After sphinx-gallery ran the scripts: the home page's cards, with their figures."""
+    gallery_tools.write_home_cards(
+        Path(app.srcdir),
+        {
+            "lennard_jones": "Fit the Lennard-Jones potential with a small network: data, model, cost "
+            "function, gradient descent, overfitting, validation, learning curves, optimizers.",
+            "schnet": "Train a SchNet force field on ethanol DFT data and run molecular dynamics with "
+            "it; learning curves, uncertainty and vibrations.",
+        },
+    )
+
+
+def _mathjax_files():
+    spec = importlib.util.find_spec(_MATHJAX_PACKAGE)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "static" / "mathjax"
+
+
+def _check_mathjax(app):
+    if app.builder.format == "html" and _mathjax_files() is None:
+        from sphinx.errors import ConfigError
+
+        raise ConfigError(
+            f"the formulas need MathJax from the package {_MATHJAX_PACKAGE}: "
+            "pip install -r requirements-docs.txt"
+        )
+
+
+def _finish(app, exc):
+    """The build is done: MathJax into the site, and the project's own scripts as the downloads."""
+    gallery_tools.note_build_finished()
+    if exc is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static" / "mathjax"
+    if not (target / "tex-chtml.js").is_file():
+        shutil.copytree(
+            _mathjax_files(), target, ignore=shutil.ignore_patterns(*MATHJAX_SKIP), dirs_exist_ok=True
+        )
+    gallery_tools.restore_downloads(Path(app.outdir), app.ml_tutorial_paths[1])
+
+
 def setup(app):
     app.add_config_value("ml_tutorial_repo", str(DOCS.parent), "env", types=[str])
+    app.connect("builder-inited", _check_mathjax, priority=0)
     app.connect("builder-inited", _prepare, priority=1)  # sphinx-gallery's own runs at 500
+    app.connect("builder-inited", _home_cards, priority=900)  # after sphinx-gallery's
     app.connect("source-read", _clean_paths)
+    app.connect("build-finished", _finish)

@@ -1,22 +1,32 @@
 """The machinery behind docs/conf.py: which scripts become pages, and how they read.
 
-* ``stage``: copies the numbered scripts (``lj_[0-9]*.py`` in the project folder,
+Only sphinx-gallery's documented configuration is used (no private function is replaced), so an
+upgrade of sphinx-gallery cannot break the site silently:
+
+* ``stage``: writes a copy of each numbered script (``lj_[0-9]*.py`` in the project folder,
   ``schnet_tutorial/script[0-9]*.py``) and the gallery headers into ``docs/auto_examples/_scripts``,
-  where sphinx-gallery finds them. Copies are rewritten only when their text changed, so
-  sphinx-gallery's md5 cache reruns only the scripts that changed. The downloads are these copies:
-  the very files of the project.
-* ``split_with_cell_titles``: sphinx-gallery drops the text on a ``# %%`` line; this version keeps it
-  as the heading of the cell (``# %% 1 Data`` -> a section "1 Data"), and turns the docstring's first
-  line (``lj_1_overfit.py: slides ...``) into the page title (``lj_1_overfit.py``).
-* ``trajectory_gif_scraper``: puts the animated GIF of the MD trajectory on script3's page, after
-  the cell that ran the MD: made from the ``.traj`` file with the project's own ``write_gif``
-  (a GIF a script writes itself, e.g. with ``WRITE_GIF = True``, is shown too).
+  where sphinx-gallery finds them. The copy is the script with its prose in the form sphinx-gallery
+  reads (``page_source``): the docstring becomes the page's title (the lesson), a subtitle (the file
+  name) and, in a build with reduced settings, a note that says so; each ``# %% 1 Data`` line and
+  the comment block under it become ``# %%`` and a text block that opens with a heading "1 Data".
+  The code is untouched. Copies are rewritten only when their text changed, so sphinx-gallery's md5
+  cache reruns only the scripts that changed. The ``.py`` downloads are the project's own files
+  (``restore_downloads``), the notebooks are made from the copies (with the headings).
+* ``note_script`` (``reset_modules``) and ``stop_if_a_script_exited`` (at exit): a script that ends
+  with ``sys.exit``/``SystemExit`` (which sphinx-gallery does not catch) fails the build with a
+  message naming it, even ``SystemExit(0)``.
+* ``trajectory_gif_scraper``: puts an animation of the MD trajectory on script3's page, after the cell
+  that ran the MD, drawn by ``trajectory_movie.py`` from the ``.traj`` file (a GIF a script writes
+  itself, e.g. with ``WRITE_GIF = True``, is shown too).
+* ``write_home_cards``: the home page's figure cards, one per gallery, from the built figures.
 * ``NaturalSortKey``: lj_2 before lj_10, script2 before script10 (script2 needs script1's database,
   script3 needs script2's model: the scripts of a gallery run in this order).
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import os
 import re
 import shutil
@@ -30,6 +40,7 @@ GALLERIES = {
     "lennard_jones": (".", "lj_[0-9]*.py"),
     "schnet": ("schnet_tutorial", "script[0-9]*.py"),
 }
+GALLERY_TITLES = {"lennard_jones": "Lennard-Jones", "schnet": "SchNet: ethanol force field and MD"}
 STAGING = Path("auto_examples") / "_scripts"  # relative to docs/
 GALLERY_DIRS = [f"auto_examples/{name}" for name in GALLERIES]
 EXAMPLES_DIRS = [f"{STAGING.as_posix()}/{name}" for name in GALLERIES]
@@ -37,11 +48,35 @@ CHAINED = {"schnet"}  # galleries whose scripts read what the previous ones wrot
 HEADERS = Path("gallery_headers")  # docs/gallery_headers/<gallery>.rst -> GALLERY_HEADER.rst
 ETHANOL_README = "schnet_tutorial/data/README.md"  # shown, not executed, on ethanol_data.md
 ETHANOL_README_COPY = STAGING / "ethanol_data_README.md"
+HOME_CARDS = Path("auto_examples") / "home_cards.inc"  # included by index.rst (not a page itself)
 
-# Which image of a page is its thumbnail on the gallery index (default: the first)
+# Which image of a page is its thumbnail on the gallery index (default: the first); negative
+# numbers count from the last
 THUMBNAIL_NUMBER = {
     "lj_1_overfit": 2,  # the overfitting figure rather than the descriptor
     "script3_run_md": -1,  # the energies and temperature along the MD (the first is the movie)
+}
+# The figure of each gallery's card on the home page: (script, image number; -1 = the last)
+HOME_CARD_FIGURE = {"lennard_jones": ("lj_1_overfit", 2), "schnet": ("script3_run_md", 1)}
+
+# The lesson of each page: its title (the file name is the subtitle). A script whose docstring
+# starts with its lesson instead of its file name ("""Overfitting: ...""") is titled by that line.
+LESSON_TITLES = {
+    "lj_1_overfit": "Overfitting: 6,601 parameters and 10 points",
+    "lj_2_overfit_with_validation": "Validation and test sets: early stopping",
+    "lj_3_hyperparameters": "A model to play with: descriptor, activation, TensorBoard",
+    "lj_4_learning_curve": "Learning curve: how many points are enough",
+    "lj_5_bias_variance": "Bias-variance tradeoff: model size and L2 regularization",
+    "lj_6_optimizers": "Gradient descent, momentum, stochasticity and Adam",
+    "lj_7_hyperparameter_search": "Best practices: screen hyperparameters, grid and random search",
+    "script1_prepare_data": "Ethanol DFT data for SchNetPack",
+    "script2_train_schnet": "A SchNet force field for ethanol in a minute",
+    "script3_run_md": "Molecular dynamics with the trained force field",
+    "script4_learning_curve": "How much data and which model? Learning curves and the ladder",
+    "script5_uncertainty": "When can I trust my force field? Committee uncertainty",
+    "script6_active_learning": "Which frames should I label next? Active learning",
+    "script6_vibrations": "Is the force field physically right? Vibrations against PBE",
+    "script7_vibrations": "Is the force field physically right? Vibrations against PBE",
 }
 
 
@@ -71,11 +106,12 @@ def numbered_scripts(repo: Path) -> dict[str, list[Path]]:
     }
 
 
-def _copy_if_changed(source: Path, target: Path) -> None:
-    data = source.read_bytes()
-    if not target.is_file() or target.read_bytes() != data:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+def _write_if_changed(data: bytes, target: Path) -> bool:
+    if target.is_file() and target.read_bytes() == data:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return True
 
 
 def settings_mode() -> str:
@@ -85,14 +121,14 @@ def settings_mode() -> str:
 
 
 def build_key() -> str:
-    """What the generated pages depend on besides the scripts' text: their settings, this file (how
-    the prose is turned into reST) and sphinx-gallery's version."""
-    import hashlib
-
+    """What the generated pages depend on besides the staged scripts' text: their settings, the code
+    here that makes the animation and sphinx-gallery's version."""
     import sphinx_gallery
 
-    this = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:12]
-    return f"settings={settings_mode()} gallery_tools={this} sphinx-gallery={sphinx_gallery.__version__}"
+    here = Path(__file__).parent
+    code = b"".join((here / name).read_bytes() for name in ("gallery_tools.py", "trajectory_movie.py"))
+    digest = hashlib.sha1(code).hexdigest()[:12]
+    return f"settings={settings_mode()} gallery_tools={digest} sphinx-gallery={sphinx_gallery.__version__}"
 
 
 def forget_stale_results(docs: Path) -> None:
@@ -109,26 +145,28 @@ def forget_stale_results(docs: Path) -> None:
 
 
 def stage(docs: Path, repo: Path, outputs_exist: bool = True) -> dict[str, list[Path]]:
-    """Copy the numbered scripts and the gallery headers to where sphinx-gallery reads them.
+    """Write the pages' sources (``page_source`` of each script) and the gallery headers to where
+    sphinx-gallery reads them.
 
     In a chained gallery (SchNet: each script reads what the one before wrote) a script that runs
     again makes every later one run again too; so does a missing output folder.
     """
     forget_stale_results(docs)
     found = numbered_scripts(repo)
+    quick = settings_mode() == "quick"
     for name, scripts in found.items():
         folder = docs / STAGING / name
         folder.mkdir(parents=True, exist_ok=True)
-        _copy_if_changed(docs / HEADERS / f"{name}.rst", folder / "GALLERY_HEADER.rst")
+        _write_if_changed((docs / HEADERS / f"{name}.rst").read_bytes(), folder / "GALLERY_HEADER.rst")
         rerun = name in CHAINED and not outputs_exist
         for script in scripts:
             target = folder / script.name
             md5 = docs / "auto_examples" / name / f"{script.name}.md5"
-            changed = not target.is_file() or target.read_bytes() != script.read_bytes()
+            text = page_source(script.read_text(encoding="utf-8"), script.stem, quick=quick)
+            changed = _write_if_changed(text.encode("utf-8"), target)
             rerun = rerun or (name in CHAINED and (changed or not md5.is_file()))
             if rerun:
                 md5.unlink(missing_ok=True)
-            _copy_if_changed(script, target)
         keep = {script.name for script in scripts}
         for old in folder.glob("*.py"):  # a script that was renamed or removed in the project
             if old.name not in keep:
@@ -136,19 +174,27 @@ def stage(docs: Path, repo: Path, outputs_exist: bool = True) -> dict[str, list[
     readme = repo / ETHANOL_README
     target = docs / ETHANOL_README_COPY
     if readme.is_file():
-        _copy_if_changed(readme, target)
+        _write_if_changed(readme.read_bytes(), target)
     elif not target.is_file():
         target.write_text(f"({ETHANOL_README} is missing in {repo})\n", encoding="utf-8")
     return found
 
 
 # ---------------------------------------------------------------------------------------------
-# Prose: cell titles as headings, the file name as the page title
+# The page source: the script, with its prose as sphinx-gallery reads it
 # ---------------------------------------------------------------------------------------------
 CELL_PATTERN = re.compile(
     r"(?P<header_line>^#{20,}.*|^# ?%%.*)\s(?P<text_content>(?:^#.*\s?)*)", flags=re.M
-)  # sphinx-gallery's own pattern (py_source_parser)
+)  # sphinx-gallery's own pattern of a cell and its text (py_source_parser, documented syntax)
 UNDERLINE = {1: "=", 2: "-"}
+QUICK_NOTE = """\
+.. admonition:: Reduced settings
+   :class: warning quick-settings
+
+   This page was built with the scripts' reduced settings (``ML_TUTORIAL_QUICK=1``): fewer points,
+   epochs, models or steps than the settings cell shows. The numbers in the output and the figures
+   differ from those of a run at the settings shown.
+"""
 
 
 def _heading(text: str, level: int) -> str:
@@ -177,30 +223,111 @@ def cell_title_rst(header_line: str) -> str:
     return _heading(title, 2)
 
 
-def titled_docstring(docstring: str) -> str:
-    """'lj_1_overfit.py: slides "..." (1-8).' -> a title 'lj_1_overfit.py' and that sentence.
+def lesson_title(stem: str, first: str) -> tuple[str, str]:
+    """(title, subtitle) of a page from its script's name and the first paragraph of its docstring.
 
-    A docstring that already starts with a reST title is left alone.
+    'lj_1_overfit.py: slides "..." (slides 1-8).' -> the lesson of LESSON_TITLES (else the text after
+    the colon, without quotes and a closing parenthesis) and '``lj_1_overfit.py``: slides ...'; a first
+    line that is the lesson itself -> that line and '``lj_1_overfit.py``'.
+    """
+    first = " ".join(first.split())
+    match = re.match(rf"^(?:``)?{re.escape(stem)}\.py(?:``)?:?\s*(.*)$", first)
+    if match:
+        about = match.group(1)
+        fallback = re.sub(r"\s*\([^()]*\)\.?$", "", about).strip(" .").strip('"')
+        title = LESSON_TITLES.get(stem) or fallback or stem
+        return title, f"``{stem}.py``" + (f": {about}" if about else "")
+    title = first.rstrip(".") or LESSON_TITLES.get(stem, stem)
+    return title, f"``{stem}.py``"
+
+
+def lesson_label(stem: str) -> str:
+    """A reference label that survives renumbering: 'script6_vibrations' -> 'lesson-script_vibrations'
+    (the home page links to ``:ref:`lesson-script_vibrations```)."""
+    return "lesson-" + re.sub(r"_?\d+_", "_", stem, count=1)
+
+
+def page_header(docstring: str, stem: str, quick: bool = False) -> str:
+    """The docstring as the page's reST head: title, subtitle, the quick-settings note, the prose.
+
+    A docstring that already starts with a reST title is kept as it is (after the note).
     """
     text = docstring.strip("\n")
     lines = text.splitlines()
+    note = "\n" + QUICK_NOTE if quick else ""
     if len(lines) > 1 and re.fullmatch(r"([=\-~^\"'`#*+])\1{2,}", lines[1].strip()):
-        return docstring
+        head, _, rest = text.partition("\n\n")
+        return head + "\n\n" + note + "\n" + prose_rst(rest) + "\n"
     first, _, rest = text.partition("\n\n")
-    first = " ".join(first.split())
-    match = re.match(r"^(\S+\.py):\s+(.*)$", first)
-    if match:
-        return _heading(match.group(1), 1) + _sentence(match.group(2)) + "\n\n" + rest
-    return _heading(first.rstrip("."), 1) + rest
+    title, subtitle = lesson_title(stem, first)
+    subtitle = _escape_bars(subtitle)
+    return (
+        f".. _{lesson_label(stem)}:\n\n"
+        + _heading(title, 1)
+        + ".. rst-class:: lesson-file\n\n"
+        + subtitle
+        + "\n"
+        + note
+        + "\n"
+        + prose_rst(dedent(rest).strip("\n"))
+        + "\n"
+    )
+
+
+def _docstring_literal(text: str) -> str:
+    """A Python string literal of ``text``: raw, so that the reST's backslashes (math) stay."""
+    if '"""' not in text and not text.endswith("\\"):
+        return f'r"""\n{text}"""'
+    return repr(text)
+
+
+def _cell(match: re.Match) -> str:
+    """A ``# %% Title`` line and its comment block -> ``# %%`` and a text block with a heading."""
+    header = match.group("header_line")
+    content = match.group("text_content")
+    prose = dedent(re.sub(r"^#", "", content, flags=re.M)).strip("\n")
+    if header.lstrip("#").strip() and not re.match(r"^# ?%%", header):
+        return match.group(0)  # a ##### line with text after the hashes: leave it alone
+    text = (cell_title_rst(header) if header.startswith("#") and "%%" in header else "") + prose_rst(prose)
+    text = text.strip("\n")
+    lines = [("# " + line).rstrip() for line in text.splitlines()]
+    return "# %%\n" + "".join(line + "\n" for line in lines)
+
+
+def page_source(source: str, stem: str, quick: bool = False) -> str:
+    """The script as sphinx-gallery's documented input: a reST docstring with a title, and ``# %%``
+    cells whose comment blocks are reST. The code is unchanged; two per-file settings are added as
+    comments (``sphinx_gallery_multi_image``, ``sphinx_gallery_thumbnail_number``), which
+    sphinx-gallery reads and removes from the page."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    first = tree.body[0] if tree.body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        docstring = first.value.value
+        before, after = lines[: first.lineno - 1], lines[first.end_lineno :]
+    else:
+        docstring, before, after = f"{stem}.py", [], lines
+    config = ['# sphinx_gallery_multi_image = "single"\n']  # every figure at full width, one a row
+    if stem in THUMBNAIL_NUMBER:
+        config.append(f"# sphinx_gallery_thumbnail_number = {THUMBNAIL_NUMBER[stem]}\n")
+    rest = CELL_PATTERN.sub(_cell, "".join(after))
+    head = _docstring_literal(page_header(docstring, stem, quick))
+    return "".join(before) + head + "\n" + "".join(config) + rest
 
 
 LIST_ITEM = re.compile(r"^\s*([*+-]|\d+[.)]|#\.)\s")
-INLINE_LITERAL = re.compile(r"(``.+?``)")
+VERBATIM = re.compile(r"(``.+?``|:math:`[^`]+`)")
 
 
 def _escape_bars(line: str) -> str:
-    """'mean |F|' is plain text, not a reST substitution: escape | outside ``literals``."""
-    parts = INLINE_LITERAL.split(line)
+    """'mean |F|' is plain text, not a reST substitution: escape | outside ``literals`` and math."""
+    if line.lstrip().startswith(".."):
+        return line  # a directive (.. math:: |x|) or a comment: reST reads it as written
+    parts = VERBATIM.split(line)
     return "".join(part if i % 2 else part.replace("|", "\\|") for i, part in enumerate(parts))
 
 
@@ -209,12 +336,14 @@ def prose_rst(text: str) -> str:
 
     * Indented lines under a sentence (a formula, an aligned table) become a literal block, not a
       reST definition list with warnings; indented lines under a ``::`` line or a directive keep their
-      reST meaning; an indented bullet list becomes a list.
+      reST meaning (``.. math::``); an indented bullet list becomes a list.
     * A list gets the blank lines reST wants before and after it.
-    * ``|`` is escaped: the scripts' prose has no reST substitutions (``mean |F|``).
+    * ``|`` is escaped outside literals, math and directives: the scripts' prose has no reST
+      substitutions (``mean |F|``).
     """
     out: list[str] = []
-    mode = "text"  # "text", "literal" (indented lines as written), "rst" (reST's own), "list"
+    mode = "text"  # "text", "literal" (indented lines as written), "raw" (a directive's or a ::
+    # block's content), "rst" (a list item's continuation), "list"
     in_list = False  # the previous text line belongs to a list item
     last, indent = "", 0
 
@@ -226,7 +355,9 @@ def prose_rst(text: str) -> str:
         blank = not line.strip()
         indented = not blank and line[:1] in (" ", "\t")
         if indented and mode == "text":
-            if in_list or last.endswith("::") or last.startswith(".."):
+            if last.endswith("::") or last.startswith(".."):
+                mode = "raw"
+            elif in_list:
                 mode = "rst"
             elif LIST_ITEM.match(line):
                 mode, indent, in_list = "list", len(line) - len(line.lstrip()), True
@@ -248,100 +379,76 @@ def prose_rst(text: str) -> str:
             line = line[indent:] if line[:indent].strip() == "" else line.lstrip()
             if not LIST_ITEM.match(line) and line[:1] not in (" ", "\t"):
                 line = "  " + line  # the item's continuation
-        out.append(line if mode == "literal" else _escape_bars(line))
+        out.append(line if mode in ("literal", "raw") else _escape_bars(line))
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
-def split_with_cell_titles(source_file, return_node=False):
-    """sphinx_gallery.py_source_parser.split_code_and_text_blocks, keeping the ``# %%`` titles."""
-    from sphinx_gallery import py_source_parser as parser
-
-    docstring, rest, lineno, node = parser._get_docstring_and_rest(Path(source_file))
-    blocks = [parser.Block("text", titled_docstring(prose_rst(docstring)), 1)]
-    file_conf = parser.extract_file_config(rest)
-    stem = Path(source_file).stem
-    if stem in THUMBNAIL_NUMBER:
-        file_conf.setdefault("thumbnail_number", THUMBNAIL_NUMBER[stem])
-
-    pos = 0
-    for match in CELL_PATTERN.finditer(rest):
-        code = rest[pos : match.start()]
-        if code.strip():
-            blocks.append(parser.Block("code", code, lineno))
-        lineno += code.count("\n")
-        lineno += 1  # the ``# %%`` line
-        text_content = match.group("text_content")
-        text = dedent(re.sub("^#", "", text_content, flags=re.M)).lstrip()
-        text = cell_title_rst(match.group("header_line")) + prose_rst(text)
-        if text.strip():
-            blocks.append(parser.Block("text", text, lineno))
-        lineno += text_content.count("\n")
-        pos = match.end()
-    if rest[pos:].strip():
-        blocks.append(parser.Block("code", rest[pos:], lineno))
-    if return_node:
-        return file_conf, blocks, node
-    return file_conf, blocks
-
-
-def install_cell_titles() -> None:
-    """Make sphinx-gallery (its pages, notebooks and sort keys) use ``split_with_cell_titles``."""
-    from sphinx_gallery import notebook, py_source_parser, sorting
-
-    for module in (py_source_parser, notebook, sorting):
-        module.split_code_and_text_blocks = split_with_cell_titles
+# ---------------------------------------------------------------------------------------------
+# Downloads: the project's own files
+# ---------------------------------------------------------------------------------------------
+def restore_downloads(outdir: Path, repo: Path) -> int:
+    """The ``.py`` downloads are the staged copies (reST prose): put the project's scripts there
+    instead, as the student has them (``# %% 1 Data`` cells for Spyder and VS Code)."""
+    count = 0
+    for scripts in numbered_scripts(repo).values():
+        for script in scripts:
+            for download in Path(outdir).glob(f"_downloads/*/{script.name}"):
+                shutil.copyfile(script, download)
+                count += 1
+    return count
 
 
 # ---------------------------------------------------------------------------------------------
-# A script that stops (sys.exit, the scripts' one-line ``error: ...``) is a failed script
+# A script that stops (sys.exit, the scripts' one-line ``error: ...``) is a failed build
 # ---------------------------------------------------------------------------------------------
-class ScriptStopped(RuntimeError):
-    """A script ended with SystemExit: sphinx-gallery reports it like any error (and the build fails)."""
+_state = {"start": 0.0, "seen": set(), "running": None, "finished": False}
 
 
-def install_exit_as_error() -> None:
-    """Without this a SystemExit inside a script would end Sphinx itself, silently."""
-    from sphinx_gallery import gen_rst
-
-    if getattr(gen_rst._exec_once, "exit_as_error", False):
+def note_script(gallery_conf, fname, when=None):
+    """A ``reset_modules`` entry (``reset_modules_order = "both"``): which script runs, and since when
+    (the files newer than its start are its own)."""
+    if when == "after":
+        _state["running"] = None
         return
-
-    class ExecOnce(gen_rst._exec_once):
-        exit_as_error = True
-
-        def __call__(self):
-            try:
-                super().__call__()
-            except SystemExit as exc:
-                said = getattr(sys.stdout, "output", None)  # sphinx-gallery's capture of the output
-                last = said.getvalue().strip().splitlines()[-3:] if said is not None else []
-                raise ScriptStopped(
-                    f"the script stopped with exit code {exc.code}"
-                    + "".join(f"\n    {line}" for line in last)
-                ) from None
-
-    gen_rst._exec_once = ExecOnce
-
-
-# ---------------------------------------------------------------------------------------------
-# The trajectory's animated GIF (SchNet script3)
-# ---------------------------------------------------------------------------------------------
-# The scripts whose page shows their MD trajectory as an animation (made here if they wrote none)
-TRAJECTORY_GIFS = {"script3_run_md"}
-_state = {"start": 0.0, "seen": set()}
-
-
-def note_script_start(gallery_conf, fname, when=None):
-    """A ``reset_modules`` entry: remember when each script starts (newer files are its own)."""
     _state["start"] = time.time() - 1.0
     _state["seen"] = set()
+    _state["running"] = str(fname)
+
+
+def note_build_finished(*_args) -> None:
+    _state["finished"] = True
+
+
+def stop_if_a_script_exited() -> None:
+    """At exit (``atexit``): sphinx-gallery catches a script's exceptions but not ``SystemExit``,
+    which ends Sphinx in the middle of the script, with the script's exit code (0 for
+    ``sys.exit(0)``: a build that says it worked). A build that ends while a script runs (that, or
+    an error in the script) ends with one line that names the script, and exit code 1."""
+    if _state["running"] and not _state["finished"]:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 (a closed stream at exit)
+                pass
+        name = Path(_state["running"]).name
+        sys.__stderr__.write(
+            f"\nerror: the build stopped while {name} ran (an error above, or sys.exit/SystemExit "
+            "in the script); the site was not built\n"
+        )
+        sys.__stderr__.flush()
+        os._exit(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The trajectory's animation (SchNet script3)
+# ---------------------------------------------------------------------------------------------
+# The scripts whose page shows their MD trajectory as an animation
+TRAJECTORY_GIFS = re.compile(r"script\d+_run_md$")
 
 
 def _new_files(folder: Path, pattern: str) -> list[Path]:
     """Files written since the script started, each content once (script3 also copies its run to
     simulation.traj: the same movie)."""
-    import hashlib
-
     found = []
     if folder.is_dir():
         for path in sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime):
@@ -354,44 +461,31 @@ def _new_files(folder: Path, pattern: str) -> list[Path]:
     return found
 
 
-def write_gif(traj: Path, gif: Path) -> None:
-    """The project's own GIF writer (schnet_tutorial.tools or md_tools), else ASE's directly."""
-    for name in ("schnet_tutorial.tools", "schnet_tutorial.md_tools"):
-        try:
-            module = __import__(name, fromlist=["write_gif"])
-        except ImportError:
-            continue
-        if hasattr(module, "write_gif"):
-            module.write_gif(traj, gif)
-            return
-    import matplotlib.pyplot as plt
-    from ase.io import read
-    from ase.io.animation import write_animation
-
-    images = read(str(traj), index=":")
-    images = images[:: -(-len(images) // 100)]  # at most 100 frames
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.set_axis_off()
+def _fs_per_frame(example_globals: dict) -> float | None:
+    """Time between two trajectory frames, from the script's settings (TIMESTEP_FS x TRAJ_INTERVAL)."""
     try:
-        write_animation(str(gif), images, writer="pillow", interval=50, ax=ax, rotation="-70x,20y")
-    finally:
-        plt.close(fig)
+        return float(example_globals["TIMESTEP_FS"]) * int(example_globals.get("TRAJ_INTERVAL", 1))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def trajectory_gif_scraper(block, block_vars, gallery_conf) -> str:
-    """An image scraper: the animated GIFs the script wrote since it started and, for the scripts in
-    TRAJECTORY_GIFS, one made from each new MD trajectory (``.traj``) it wrote."""
+    """An image scraper: the animated GIFs the script wrote since it started and, for script3, one
+    drawn (``trajectory_movie.write_movie``) from each new MD trajectory (``.traj``) it wrote."""
     from PIL import Image
     from sphinx_gallery.scrapers import figure_rst
 
     from common.runs import ASE_CALCS_DIR as ase_calcs  # under ML_TUTORIAL_OUTPUT (the build's)
 
     gifs = _new_files(ase_calcs, "*.gif")
-    if Path(block_vars["src_file"]).stem in TRAJECTORY_GIFS:
+    if TRAJECTORY_GIFS.search(Path(block_vars["src_file"]).stem):
+        from trajectory_movie import write_movie
+
+        fs_per_frame = _fs_per_frame(block_vars.get("example_globals", {}))
         for traj in _new_files(ase_calcs, "*.traj"):
             gif = ase_calcs / "docs_gifs" / traj.with_suffix(".gif").name
             gif.parent.mkdir(exist_ok=True)
-            write_gif(traj, gif)
+            write_movie(traj, gif, fs_per_frame=fs_per_frame)
             gifs.append(gif)
     paths = []
     for gif in gifs:
@@ -403,6 +497,51 @@ def trajectory_gif_scraper(block, block_vars, gallery_conf) -> str:
         shutil.copyfile(gif, target)
         paths.append(target)
     return figure_rst(paths, gallery_conf["src_dir"]) if paths else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The home page's cards: one figure per gallery, leading to it
+# ---------------------------------------------------------------------------------------------
+def _card_image(docs: Path, gallery: str) -> Path | None:
+    images = docs / "auto_examples" / gallery / "images"
+    stem, number = HOME_CARD_FIGURE.get(gallery, ("", 1))
+    found = sorted(images.glob(f"sphx_glr_{stem}_[0-9][0-9][0-9].*")) if stem else []
+    gifs = [p for p in found if p.suffix == ".gif"]
+    pngs = [
+        p.with_suffix(".gif") if p.with_suffix(".gif") in gifs else p for p in found if p.suffix == ".png"
+    ]
+    if pngs:
+        return pngs[number - 1] if number > 0 and number <= len(pngs) else pngs[-1]
+    every = sorted(images.glob("sphx_glr_*_[0-9][0-9][0-9].png"), key=lambda p: natural_key(p.name))
+    return every[0] if every else None
+
+
+def write_home_cards(docs: Path, descriptions: dict[str, str]) -> str:
+    """``auto_examples/home_cards.inc``: a card per gallery (its figure, its title, one sentence),
+    each leading to the gallery; a gallery without figures (``-D plot_gallery=0``) gets a text card."""
+    out = [".. container:: home-cards", ""]
+    for gallery in GALLERIES:
+        image = _card_image(docs, gallery)
+        out += ["   .. container:: home-card", ""]
+        if image is not None:
+            rel = image.relative_to(docs).as_posix()
+            out += [
+                f"      .. image:: /{rel}",
+                f"         :alt: {GALLERY_TITLES[gallery]}",
+                f"         :target: auto_examples/{gallery}/index.html",
+                "",
+            ]
+        out += [
+            "      .. rst-class:: home-card-title",
+            "",
+            f"      :doc:`{GALLERY_TITLES[gallery]} <auto_examples/{gallery}/index>`",
+            "",
+            f"      {descriptions.get(gallery, '')}",
+            "",
+        ]
+    text = "\n".join(out) + "\n"
+    _write_if_changed(text.encode("utf-8"), docs / HOME_CARDS)
+    return text
 
 
 # ---------------------------------------------------------------------------------------------

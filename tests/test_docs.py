@@ -87,7 +87,82 @@ def test_every_script_has_a_page_with_a_figure(site, gallery, script):
     for src in re.findall(r'<img[^>]+src="([^"]+)"', text):
         assert (page.parent / src).resolve().is_file(), f"{page.name}: missing image {src}"
     assert "Traceback (most recent call last)" not in text
-    assert f"{script.stem}.py" in re.search(r"<h1>(.*?)</h1>", text, re.S).group(1)
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<.*?>", " ", html).split())
+
+
+@pytest.mark.parametrize(("gallery", "script"), all_scripts(), ids=lambda v: getattr(v, "stem", v))
+def test_every_page_is_titled_by_its_lesson_with_the_file_name_below(site, gallery, script):
+    html, _, _ = site
+    text = page_of(html, gallery, script).read_text(encoding="utf-8")
+    title = _text(re.search(r"<h1>(.*?)</h1>", text, re.S).group(1)).rstrip("#").strip()
+    assert ".py" not in title and len(title) > 10, f"{script.name}: the title is {title!r}, not a lesson"
+    subtitle = re.search(r'<p class="[^"]*lesson-file[^"]*">(.*?)</p>', text, re.S)
+    assert subtitle, f"{script.name}: no subtitle"
+    assert f"{script.stem}.py" in _text(subtitle.group(1))
+    assert text.index("<h1>") < subtitle.start(), "the subtitle is under the title"
+    # the gallery's caption of the page is the lesson too, not a file name broken mid-word
+    index = (html / "auto_examples" / gallery / "index.html").read_text(encoding="utf-8")
+    caption = re.search(
+        rf'{re.escape(script.stem)}\.html.*?sphx-glr-thumbnail-title">(.*?)</div>', index, re.S
+    ) or re.search(
+        rf'sphx-glr-thumbnail-title">(.*?)</div>(?:(?!thumbcontainer).)*?{re.escape(script.stem)}\.html',
+        index,
+        re.S,
+    )
+    assert caption and ".py" not in caption.group(1), f"{script.name}: gallery caption"
+
+
+@pytest.mark.parametrize(("gallery", "script"), all_scripts(), ids=lambda v: getattr(v, "stem", v))
+def test_quick_builds_say_so_at_the_top_of_every_page(site, gallery, script):
+    html, _, _ = site
+    text = page_of(html, gallery, script).read_text(encoding="utf-8")
+    note = re.search(r'<div class="[^"]*quick-settings[^"]*">(.*?)</div>', text, re.S)
+    assert note, f"{script.name}: no note that the page was built with reduced settings"
+    assert "ML_TUTORIAL_QUICK=1" in _text(note.group(1))
+    assert note.start() < text.find('class="sphx-glr-script-out"'), "the note comes before any output"
+
+
+def _has_formulas(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8")
+    return ":math:`" in text or ".. math::" in text
+
+
+def _assert_math_rendered(page: Path, html: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert re.search(r'<(span|div) class="math[^"]*">', text), f"{page.name}: no formula"
+    scripts = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', text, re.I)
+    assert scripts, f"{page.name}: MathJax is not loaded"
+    for src in scripts:
+        assert "://" not in src and not src.startswith("//"), f"{page.name}: MathJax from the network: {src}"
+        assert (page.parent / src.split("?")[0]).resolve().is_file(), f"{page.name}: {src} is missing"
+    assert (html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+
+
+def test_formulas_are_rendered_offline(site):
+    """The home page's formulas, and those of every script that writes some (``:math:``), with
+    MathJax from the site itself (no CDN)."""
+    html, _, _ = site
+    _assert_math_rendered(html / "index.html", html)
+    _assert_math_rendered(html / "auto_examples" / "lennard_jones" / "index.html", html)
+    for gallery, script in all_scripts():
+        if _has_formulas(script):
+            _assert_math_rendered(page_of(html, gallery, script), html)
+    for page in html.rglob("*.html"):
+        assert "cdn.jsdelivr" not in page.read_text(encoding="utf-8"), f"{page}: a CDN"
+
+
+def test_the_home_page_has_a_figure_card_for_each_gallery(site):
+    html, _, _ = site
+    home = (html / "index.html").read_text(encoding="utf-8")
+    cards = re.findall(r'<div class="[^"]*home-card(?![-s])[^"]*">(.*?)</p>\s*</div>', home, re.S)
+    assert len(cards) == len(numbered_scripts()), cards
+    for gallery, card in zip(numbered_scripts(), cards):
+        assert f"auto_examples/{gallery}/index.html" in card
+        src = re.search(r'<img[^>]+src="([^"]+)"', card)
+        assert src and (html / src.group(1)).is_file(), f"the {gallery} card has no figure"
 
 
 def test_every_page_is_on_its_gallery_index_with_a_thumbnail(site):
@@ -151,6 +226,8 @@ def test_schnet_md_page_shows_the_trajectory_as_an_animation(site):
     assert gifs, "script3's page has no animated GIF"
     with Image.open(page_of(html, "schnet", scripts[0]).parent / gifs[0]) as gif:
         assert gif.n_frames > 1
+        assert min(gif.size) >= 600, f"the animation is {gif.size} px"
+    assert "sphx-glr-single-img" in text  # one figure a row, at the page's width
 
 
 def test_outputs_go_to_the_build_folder(site):
@@ -171,14 +248,55 @@ def test_a_second_build_reuses_the_results(site):
     assert f"excluding {n} files that had previously been run" in result.stdout
 
 
-def test_a_failing_script_fails_the_build(tmp_path):
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ('raise ValueError("broken on purpose")', "broken on purpose"),
+        ('print("stopping on purpose")\nraise SystemExit(0)', "the build stopped while lj_1_broken.py ran"),
+    ],
+    ids=["error", "sys.exit(0)"],
+)
+def test_a_failing_script_fails_the_build(tmp_path, code, said):
     repo = tmp_path / "project"
     (repo / "common").mkdir(parents=True)
     (repo / "schnet_tutorial").mkdir()
     (repo / "lj_1_broken.py").write_text(
-        '"""lj_1_broken.py: a script with an error."""\n\n'
-        '# %% 1 Data\nraise ValueError("broken on purpose")\n'
+        f'"""lj_1_broken.py: a script with an error."""\n\n# %% 1 Data\n{code}\n'
     )
     result = sphinx(copy_docs(tmp_path / "docs"), tmp_path / "build" / "html", repo=repo, timeout=300)
     assert result.returncode != 0
-    assert "broken on purpose" in result.stdout + result.stderr
+    assert said in result.stdout + result.stderr
+
+
+def test_docs_use_no_private_sphinx_gallery_names():
+    """Only sphinx-gallery's documented configuration: nothing of its internals (``_name``)."""
+    private = re.compile(
+        r"_get_docstring_and_rest|_exec_once|sphinx_gallery(\.\w+)*\._(?!_)\w+|"
+        r"from\s+sphinx_gallery(\.\w+)*\s+import\s+[^\n]*\b_\w+"
+    )
+    for path in DOCS.rglob("*"):
+        if path.suffix in (".py", ".rst", ".txt", ".cfg") and not set(path.relative_to(DOCS).parts) & set(
+            GENERATED
+        ):
+            found = private.search(path.read_text(encoding="utf-8"))
+            assert not found, f"{path.relative_to(ROOT)}: {found.group(0)}"
+
+
+@pytest.mark.parametrize("script", [p for _, p in all_scripts()], ids=lambda p: p.stem)
+def test_the_page_source_is_the_script_with_its_prose_as_rest(script):
+    """What sphinx-gallery runs is the script's own code; only the docstring and comments change."""
+    import ast
+
+    sys.path.insert(0, str(DOCS))
+    try:
+        import gallery_tools
+    finally:
+        sys.path.remove(str(DOCS))
+    source = script.read_text(encoding="utf-8")
+    staged = gallery_tools.page_source(source, script.stem, quick=True)
+
+    def code(text):
+        return ast.dump(ast.Module(body=ast.parse(text).body[1:], type_ignores=[]))
+
+    assert code(staged) == code(source)
+    assert re.search(r"^# %%$", staged, re.M) and not re.search(r"^# %% \S", staged, re.M)

@@ -6,11 +6,28 @@
 
 from __future__ import annotations
 
+import math
+
 from torch import nn
 
 from . import settings
 
-ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU, "softplus": nn.Softplus}
+
+class ShiftedSoftplus(nn.Module):
+    """ssp(x) = softplus(x) - log 2, the SchNet paper's activation: smooth, and 0 at x = 0."""
+
+    def forward(self, x):
+        return nn.functional.softplus(x) - math.log(2.0)
+
+
+ACTIVATIONS = {
+    "gelu": nn.GELU,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "silu": nn.SiLU,
+    "softplus": nn.Softplus,
+    "ssp": ShiftedSoftplus,
+}
 assert tuple(ACTIVATIONS) == settings.ACTIVATIONS, "common/settings.py lists the same activations"
 
 

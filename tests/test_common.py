@@ -124,3 +124,16 @@ def test_optimizers_and_model_forces():
     with torch.no_grad():
         fd = -(model(r + h) - model(r - h)) / (2 * h)
     torch.testing.assert_close(predict_force(model, r), fd, rtol=1e-2, atol=1e-4)
+
+
+def test_every_activation_the_settings_allow_builds_a_model():
+    """One ACTIVATION rule for every script (common/settings.py): each name builds an LJ model too;
+    ssp is SchNet's shifted softplus, softplus(x) - log 2, zero at x = 0."""
+    from common import settings
+    from common.mlp import ShiftedSoftplus
+
+    for name in settings.ACTIVATIONS:
+        LJModel(GaussianBasis(5, 0.9, 3.0), 4, 1, activation=name)
+    x = torch.tensor([0.0, 1.0])
+    torch.testing.assert_close(ShiftedSoftplus()(x), torch.nn.functional.softplus(x) - np.log(2.0))
+    assert ShiftedSoftplus()(torch.zeros(1)).item() == pytest.approx(0.0, abs=1e-7)

@@ -18,7 +18,7 @@ from common.settings import setup
 from common.training import evaluate, predict, stop_if_diverged
 
 # %% Settings: edit these, or override them on the command line (--n-seeds 3 --epochs 500)
-N_POINTS = 10  # training points
+N_TRAIN = 10  # training points
 R_MIN, R_MAX = 0.9, 2.0  # range of the training points (sigma)
 R_EXTRAPOLATE = 3.0  # unseen points up to here (sigma)
 NOISE = 0.0  # std of noise added to the energies (epsilon); our data is exact
@@ -35,10 +35,11 @@ setup(globals(), "lj_1_overfit")  # command-line overrides and checks of the val
 
 # %% 1 Data
 # Slides 1 and 3. In computational chemistry the data are few and almost noise-free: here 10 exact
-# points of E(r). ``LJDataset`` is a PyTorch Dataset (``__init__``, ``__len__``, ``__getitem__``,
+# points of the Lennard-Jones potential :math:`E(r) = 4\varepsilon[(\sigma/r)^{12} - (\sigma/r)^6]`
+# (with sigma = epsilon = 1). ``LJDataset`` is a PyTorch Dataset (``__init__``, ``__len__``, ``__getitem__``,
 # see common/lj.py) and a DataLoader pulls random mini-batches from it: look at the printed shapes.
 # The unseen points, between the training points and beyond them, are only used to measure the fits.
-train_set = LJDataset(N_POINTS, R_MIN, R_MAX, noise=NOISE)
+train_set = LJDataset(N_TRAIN, R_MIN, R_MAX, noise=NOISE)
 r_batch, e_batch = next(iter(DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=True)))
 print(
     f"{len(train_set)} training points in [{R_MIN}, {R_MAX}] sigma; one mini-batch: "
@@ -49,13 +50,14 @@ extrap_set = LJDataset(200, R_MAX, R_EXTRAPOLATE)  # unseen points beyond them
 
 # %% 2 Model
 # Slides 4 and 5. The descriptor turns a distance r into a vector (phi_1(r), phi_2(r), ...) of
-# Gaussians; a network of DEPTH hidden layers of WIDTH neurons with the GELU activation turns that
-# vector into an energy (common/mlp.py). Look at the parameter count: 6,601 numbers for 10 points.
-# The figure shows the descriptor: the basis functions, the 40 numbers that encode r = 1.5 sigma,
-# and the slide's own example x = 3.1 -> (0.5, 0.3, 0.01, 0, 0).
+# Gaussians :math:`\phi_k(r) = \exp(-(r - c_k)^2 / 2w^2)` (centres c_k, width w); a network of DEPTH
+# hidden layers of WIDTH neurons with the GELU activation turns that vector into an energy
+# (common/mlp.py). Look at the parameter count: 6,601 numbers for 10 points. The figure shows the
+# descriptor: the basis functions, the 40 numbers that encode r = 1.5 sigma, and the slide's own
+# example x = 3.1 -> (0.5, 0.3, 0.01, 0, 0).
 descriptor = GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX)
 n_params = count_parameters(LJModel(descriptor, WIDTH, DEPTH, ACTIVATION))
-print(f"{n_params:,} trainable parameters, {N_POINTS} data points")
+print(f"{n_params:,} trainable parameters, {N_TRAIN} data points")
 
 fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 3.5))
 r_plot = torch.linspace(0.8, 3.2, 500).unsqueeze(1)
@@ -80,15 +82,17 @@ ax3.set(xlabel="x", ylabel="phi_k(x)", title="slide 4: x = 3.1 -> (0.5, 0.3, 0.0
 save_figure(fig, "lj_1_descriptor")
 
 # %% 3 Cost function
-# Slide 6: the mean squared error between predicted and true energies (epsilon^2).
+# Slide 6: the mean squared error between predicted and true energies (epsilon^2),
+# :math:`C(\theta) = \frac{1}{N} \sum_{i=1}^{N} (E_\theta(r_i) - E_i)^2`.
 loss_fn = torch.nn.MSELoss()
 
 # %% 4 Find the parameters
-# Slide 7: theta' = theta - lr * grad C, batch after batch. For each mini-batch the four lines below
-# clear the old gradient, compute the cost, let autograd compute the gradient of the cost with
-# respect to all 6,601 parameters, and take one step (Adam's variant of gradient descent). One pass
-# over all mini-batches is an epoch. The whole fit is repeated with N_SEEDS different initial
-# weights; look at the printed MSEs: tiny on the training points, large on the unseen ones.
+# Slide 7: :math:`\theta' = \theta - \eta \nabla_\theta C` (eta: the learning rate), batch after batch.
+# For each mini-batch the four lines below clear the old gradient, compute the cost, let autograd
+# compute the gradient of the cost with respect to all 6,601 parameters, and take one step (Adam's
+# variant of gradient descent). One pass over all mini-batches is an epoch. The whole fit is repeated
+# with N_SEEDS different initial weights; look at the printed MSEs: tiny on the training points, large
+# on the unseen ones.
 models, mses = [], []
 for seed in range(N_SEEDS):
     torch.manual_seed(seed)  # initial weights and batch order
@@ -128,13 +132,13 @@ ax.set(
     xlabel="r (sigma)",
     ylabel="E (epsilon)",
     ylim=(-1.5, 2.5),
-    title=f"{n_params:,} parameters, {N_POINTS} points: overfitting",
+    title=f"{n_params:,} parameters, {N_TRAIN} points: overfitting",
 )
 ax.legend(fontsize=8, loc="lower right")
 save_figure(fig, "lj_1_overfit")
 train_mse, interp_mse, extrap_mse = (max(m[i] for m in mses) for i in range(3))
 print(
-    f"result: n_parameters={n_params} n_points={N_POINTS} train_mse_max_eps2={train_mse:.2e} "
+    f"result: n_parameters={n_params} n_train={N_TRAIN} train_mse_max_eps2={train_mse:.2e} "
     f"interpolation_mse_max_eps2={interp_mse:.2e} extrapolation_mse_max_eps2={extrap_mse:.2e}"
 )
 show()

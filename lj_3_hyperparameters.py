@@ -15,7 +15,7 @@ from common.descriptors import make_descriptor
 from common.lj import LJDataset, lj_energy, lj_force
 from common.mlp import LJModel, count_parameters
 from common.plotting import save_figure, show
-from common.runs import RUNS_DIR, log_hparams, loss_writer, new_run_dir
+from common.runs import BEST, RUNS_DIR, log_hparams, loss_writer, new_run_dir, settings_name
 from common.settings import setup
 from common.training import (
     evaluate,
@@ -40,7 +40,7 @@ ACTIVATION = "gelu"  # gelu, relu, tanh, silu, softplus
 OPTIMIZER = "adam"  # sgd, momentum, nesterov, adam, adamw
 LEARNING_RATE = 1e-3
 MOMENTUM = 0.9  # for momentum and nesterov
-WEIGHT_DECAY = 0.0  # L2 regularisation strength
+L2 = 0.0  # L2 regularisation strength lambda (torch.optim's weight_decay)
 BATCH_SIZE = 16
 EPOCHS = 400
 PATIENCE = 100  # early stopping on the validation loss
@@ -60,8 +60,9 @@ test_loader = DataLoader(test_set, batch_size=len(test_set))
 print(f"{len(train_set)} training, {len(val_set)} validation, {len(test_set)} test points")
 
 # %% 2 Model
-# Slides 4 and 5: the descriptor ("gaussian": smooth bumps; "one_hot": which of N_BASIS bins r falls
-# in) and the network (DEPTH x WIDTH, with ACTIVATION) are the settings to play with.
+# Slides 4 and 5: the descriptor ("gaussian": smooth bumps :math:`\phi_k(r) = \exp(-(r - c_k)^2 / 2w^2)`;
+# "one_hot": which of N_BASIS bins r falls in) and the network (DEPTH x WIDTH, with ACTIVATION) are
+# the settings to play with.
 device = pick_device(DEVICE)
 torch.manual_seed(SEED)
 descriptor = make_descriptor(DESCRIPTOR, N_BASIS, BASIS_MIN, BASIS_MAX)
@@ -78,12 +79,12 @@ loss_fn = torch.nn.MSELoss()  # epsilon^2
 # %% 4 Find the parameters: logging to TensorBoard
 # From here on the loop of lj_1 and lj_2 (zero_grad, backward, step for every mini-batch, early
 # stopping on the validation loss) is one call: common.training.fit. It also logs both losses to
-# TensorBoard after every epoch (as log10 MSE). At the end the run's settings and final MSEs go into
-# TensorBoard's HPARAMS table, so that you can compare your runs there.
-run_name = f"lj3_{DESCRIPTOR}_{ACTIVATION}_{OPTIMIZER}_lr{LEARNING_RATE:g}_{WIDTH}x{DEPTH}"
-run_dir = new_run_dir(RUNS_DIR, run_name)
+# TensorBoard after every epoch (as log10 MSE). At the end the run's settings and the MSEs of the
+# restored best epoch go into TensorBoard's HPARAMS table, so that you can compare your runs there.
+run_name = f"{ACTIVATION}_" + settings_name(lr=LEARNING_RATE, w=WIDTH, d=DEPTH) + f"_{DESCRIPTOR}_{OPTIMIZER}"
+run_dir = new_run_dir(RUNS_DIR, run_name + "_lj3")  # the settings first: the names differ at a glance
 writer = loss_writer(run_dir)
-optimizer = make_optimizer(OPTIMIZER, model.parameters(), LEARNING_RATE, MOMENTUM, WEIGHT_DECAY)
+optimizer = make_optimizer(OPTIMIZER, model.parameters(), LEARNING_RATE, MOMENTUM, L2)
 hist = fit(
     model,
     train_loader,
@@ -97,23 +98,20 @@ hist = fit(
     log_every=max(1, EPOCHS // 5),
 )
 stop_if_diverged(min(hist.validation), f"lower LEARNING_RATE (now {LEARNING_RATE:g})")
-metrics = {
+mse = {
     name: evaluate(model, loader, loss_fn, device)
-    for name, loader in (
-        ("final/train_mse", train_loader),
-        ("final/validation_mse", val_loader),
-        ("final/test_mse", test_loader),
-    )
-}
+    for name, loader in (("train", train_loader), ("validation", val_loader), ("test", test_loader))
+}  # of the restored weights: the best validation epoch
 print(
-    f"best validation epoch {hist.best_epoch + 1} of {hist.stopped_epoch + 1}; "
-    + ", ".join(f"{k[6:].replace('_', ' ')} {v:.2e} epsilon^2" for k, v in metrics.items())
+    f"best validation epoch {hist.best_epoch + 1} of {hist.stopped_epoch + 1} (weights restored); "
+    + ", ".join(f"{name} MSE {v:.2e} epsilon^2" for name, v in mse.items())
 )
 
 # %% 5 Look at the result
-# Left the energy, right the force -dE/dr of the model (by automatic differentiation, as forces are
-# computed in MD). With DESCRIPTOR = "one_hot" E(r) is a staircase and its force is zero inside each
-# bin; with ACTIVATION = "relu" the force has kinks and jumps. The figure also goes to TensorBoard.
+# Left the energy, right the force :math:`F(r) = -dE/dr` of the model (by automatic differentiation,
+# as forces are computed in MD). With DESCRIPTOR = "one_hot" E(r) is a staircase and its force is zero
+# inside each bin; with ACTIVATION = "relu" the force has kinks and jumps. The figure also goes to
+# TensorBoard.
 model = model.cpu()
 r_plot = torch.linspace(R_MIN, R_MAX, 600).unsqueeze(1)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -128,25 +126,15 @@ ax2.set(xlabel="r (sigma)", ylabel="F (epsilon/sigma)", ylim=(-4, 8), title="for
 ax2.legend()
 fig.suptitle(f"{DESCRIPTOR} descriptor, {ACTIVATION} activation")
 save_figure(fig, "lj_3_fit")
-writer.add_figure("fit", fig, global_step=hist.stopped_epoch, close=False)
-hparams = dict(
-    descriptor=DESCRIPTOR,
-    n_basis=N_BASIS,
-    width=WIDTH,
-    depth=DEPTH,
-    activation=ACTIVATION,
-    optimizer=OPTIMIZER,
-    lr=LEARNING_RATE,
-    momentum=MOMENTUM,
-    weight_decay=WEIGHT_DECAY,
-    batch_size=BATCH_SIZE,
-    n_train=N_TRAIN,
-    noise=NOISE,
-    seed=SEED,
+writer.add_figure("fit", fig, global_step=hist.best_epoch + 1, close=False)
+names = (
+    "DESCRIPTOR N_BASIS WIDTH DEPTH ACTIVATION OPTIMIZER LEARNING_RATE MOMENTUM L2 BATCH_SIZE EPOCHS PATIENCE"
 )
-log_hparams(writer, hparams, metrics)
+hparams = {name: globals()[name] for name in (names + " N_TRAIN NOISE SEED").split()}  # as named above
+metrics = {f"{BEST}{name}_MSE_eps2": v for name, v in mse.items()} | {f"{BEST}epoch": hist.best_epoch + 1}
+log_hparams(writer, hparams, metrics, step=hist.best_epoch + 1)
 writer.close()
 print(f"TensorBoard run: {run_dir}")
 print("view it with: tensorboard --logdir=runs   (then open http://localhost:6006/)")
-print("result: " + " ".join(f"{k[6:]}_eps2={v:.2e}" for k, v in metrics.items()))
+print("result: " + " ".join(f"{name}_mse_eps2={v:.2e}" for name, v in mse.items()))
 show()

@@ -1,10 +1,11 @@
 """lj_4_learning_curve.py: slide "Learning curve" (slide 10).
 
 The same two networks, a small one (97 parameters) and a large one (the 6,601 of lj_1), are trained on
-more and more Lennard-Jones points, N = 10 ... 320, each size REPEATS times on different random training
-sets (and initial weights), and measured on 500 unseen validation points. With enough data the training
-and validation errors converge and the models trained on different sets stop disagreeing (variance);
-the more parameters, the more variance. We always work in the low-data regime, on the left of the plots.
+more and more Lennard-Jones points, N = 10 ... 320 (TRAIN_SIZES), each size N_SEEDS times on different
+random training sets (and initial weights), and measured on 500 unseen validation points. With enough
+data the training and validation errors converge and the models trained on different sets stop
+disagreeing (variance); the more parameters, the more variance. We always work in the low-data regime,
+on the left of the plots.
 """
 
 import matplotlib.pyplot as plt
@@ -18,10 +19,10 @@ from common.plotting import save_figure, show
 from common.settings import fail, setup
 from common.sweeps import mse_of, train_many
 
-# %% Settings: edit these, or override them on the command line (--repeats 4 --epochs 500)
-N_TRAIN = [10, 20, 40, 80, 160, 320]  # training set sizes
-REPEATS = 8  # random training sets (and initial weights) per size
-N_VALIDATION = 500  # unseen points that measure each model
+# %% Settings: edit these, or override them on the command line (--n-seeds 4 --train-sizes 10,40,160)
+TRAIN_SIZES = [10, 20, 40, 80, 160, 320]  # training set sizes N (points)
+N_SEEDS = 8  # repeats: random training sets (and initial weights) per size, >= 2 for a spread
+N_VAL = 500  # unseen points that measure each model
 R_MIN, R_MAX = 0.9, 2.0  # range of the data (sigma)
 NOISE = 0.0  # std of noise on the training energies (epsilon)
 BASIS_MIN, BASIS_MAX = 0.9, 3.0  # the Gaussian basis spans this range (sigma)
@@ -33,28 +34,39 @@ SEED = 0
 setup(globals(), "lj_4_learning_curve")  # command-line overrides and checks
 
 # %% 1 Data
-# Slide 10. Repeat k draws its points from its own pool of random distances; a larger training set of repeat k
-# contains the smaller ones (more data added to the same experiment).
-N_TRAIN = sorted(N_TRAIN)
+# Slide 10. Repeat k draws its points from its own pool of random distances; a larger training set of
+# repeat k contains the smaller ones (more data added to the same experiment).
+if N_SEEDS < 2:
+    fail(f"N_SEEDS must be an integer >= 2 (a spread between repeats needs two), got {N_SEEDS}")
+TRAIN_SIZES = sorted(set(TRAIN_SIZES))
 pools = [
-    LJDataset(max(N_TRAIN), R_MIN, R_MAX, noise=NOISE, seed=SEED + k, spacing="random")
-    for k in range(REPEATS)
+    LJDataset(max(TRAIN_SIZES), R_MIN, R_MAX, noise=NOISE, seed=SEED + k, spacing="random")
+    for k in range(N_SEEDS)
 ]
 orders = [
-    torch.randperm(max(N_TRAIN), generator=torch.Generator().manual_seed(SEED + k)) for k in range(REPEATS)
+    torch.randperm(max(TRAIN_SIZES), generator=torch.Generator().manual_seed(SEED + k))
+    for k in range(N_SEEDS)
 ]
-val_set = LJDataset(N_VALIDATION, R_MIN, R_MAX, seed=SEED + 1000, spacing="random")  # exact energies
+val_set = LJDataset(N_VAL, R_MIN, R_MAX, seed=SEED + 1000, spacing="random")  # exact energies
 print(
-    f"training sets of {', '.join(map(str, N_TRAIN))} random points in [{R_MIN}, {R_MAX}] sigma, "
-    f"{REPEATS} repeats each; {N_VALIDATION} validation points"
+    f"training sets of {', '.join(map(str, TRAIN_SIZES))} random points in [{R_MIN}, {R_MAX}] sigma, "
+    f"{N_SEEDS} repeats each; {N_VAL} validation points"
 )
 
 # %% 2 Model
 # Two sizes of the network of lj_1: a small one and the large one. Look at their parameter counts.
 models_spec = {"small": SMALL, "large": LARGE}
+n_params = {}
 for name, (n_basis, width, depth) in models_spec.items():
-    n_params = count_parameters(LJModel(GaussianBasis(n_basis, BASIS_MIN, BASIS_MAX), width, depth))
-    print(f"{name} model: {n_basis} Gaussians, {depth} x {width} GELU: {n_params:,} trainable parameters")
+    n_params[name] = count_parameters(LJModel(GaussianBasis(n_basis, BASIS_MIN, BASIS_MAX), width, depth))
+    print(
+        f"{name} model: {n_basis} Gaussians, {depth} x {width} GELU: {n_params[name]:,} trainable parameters"
+    )
+if n_params["small"] >= n_params["large"]:
+    fail(
+        f"SMALL must have fewer parameters than LARGE, got {n_params['small']:,} and {n_params['large']:,}: "
+        "swap or resize them"
+    )
 
 
 # %% 3 Cost function
@@ -76,11 +88,11 @@ def train_one(model, r, energy):
         return float(cost(model, r, energy))
 
 
-# A learning curve needs 2 x len(N_TRAIN) x REPEATS such trainings. common.sweeps.train_many runs
+# A learning curve needs 2 x len(TRAIN_SIZES) x N_SEEDS such trainings. common.sweeps.train_many runs
 # many of them at once (torch.func.vmap evaluates all networks in one call): the same result as one
 # by one, only many times faster. Here is the proof on one training set, then the real work.
 n_basis, width, depth = SMALL
-r0, e0 = pools[0].r[orders[0][: N_TRAIN[0]]], pools[0].energy[orders[0][: N_TRAIN[0]]]
+r0, e0 = pools[0].r[orders[0][: TRAIN_SIZES[0]]], pools[0].energy[orders[0][: TRAIN_SIZES[0]]]
 twins = []
 for _ in range(2):
     torch.manual_seed(SEED)
@@ -88,21 +100,21 @@ for _ in range(2):
 plain = train_one(twins[0], r0, e0)
 batched = train_many(twins[1:], r0, e0, EPOCHS, LEARNING_RATE)[0]
 print(
-    f"one training, small model, N = {N_TRAIN[0]}: training MSE {plain:.4e} written out, "
+    f"one training, small model, N = {TRAIN_SIZES[0]}: training MSE {plain:.4e} written out, "
     f"{batched:.4e} with train_many (epsilon^2)"
 )
 
-train_mse = {name: np.zeros((len(N_TRAIN), REPEATS)) for name in models_spec}
-val_mse = {name: np.zeros((len(N_TRAIN), REPEATS)) for name in models_spec}
+train_mse = {name: np.zeros((len(TRAIN_SIZES), N_SEEDS)) for name in models_spec}
+val_mse = {name: np.zeros((len(TRAIN_SIZES), N_SEEDS)) for name in models_spec}
 for name, (n_basis, width, depth) in models_spec.items():
     descriptor = GaussianBasis(n_basis, BASIS_MIN, BASIS_MAX)
-    for i, n in enumerate(N_TRAIN):
+    for i, n in enumerate(TRAIN_SIZES):
         models = []
-        for k in range(REPEATS):
+        for k in range(N_SEEDS):
             torch.manual_seed(SEED + k)
             models.append(LJModel(descriptor, width, depth))
-        r = [pools[k].r[orders[k][:n]] for k in range(REPEATS)]
-        energy = [pools[k].energy[orders[k][:n]] for k in range(REPEATS)]
+        r = [pools[k].r[orders[k][:n]] for k in range(N_SEEDS)]
+        energy = [pools[k].energy[orders[k][:n]] for k in range(N_SEEDS)]
         train_mse[name][i] = train_many(models, r, energy, EPOCHS, LEARNING_RATE)
         val_mse[name][i] = mse_of(models, val_set.r, val_set.energy)
         if not np.isfinite(val_mse[name][i]).all():
@@ -113,7 +125,7 @@ for name, (n_basis, width, depth) in models_spec.items():
 
 print("MSE (epsilon^2), mean over repeats; validation: mean +- standard deviation")
 print(f"{'N':>5} | {'small: train':>12} {'validation':>20} | {'large: train':>12} {'validation':>20}")
-for i, n in enumerate(N_TRAIN):
+for i, n in enumerate(TRAIN_SIZES):
     cols = [
         f"{train_mse[m][i].mean():12.2e} {val_mse[m][i].mean():9.2e} +- {val_mse[m][i].std():7.1e}"
         for m in models_spec
@@ -129,19 +141,26 @@ for i, n in enumerate(N_TRAIN):
 # magnitude as N grows, and in the low-data regime it is larger for the large model.
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
 colors = {"small": "tab:blue", "large": "tab:red"}
-for name, (n_basis, width, depth) in models_spec.items():
-    n_params = count_parameters(LJModel(GaussianBasis(n_basis, BASIS_MIN, BASIS_MAX), width, depth))
+for name in models_spec:
     c = colors[name]
-    ax1.plot(N_TRAIN, val_mse[name].mean(1), "o-", color=c, label=f"{name} ({n_params:,} par.): validation")
-    ax1.fill_between(N_TRAIN, val_mse[name].min(1), val_mse[name].max(1), color=c, alpha=0.15)
-    ax1.plot(N_TRAIN, train_mse[name].mean(1), "s--", color=c, label=f"{name}: training")
-    ax2.plot(N_TRAIN, val_mse[name].std(1), "o-", color=c, label=f"{name} ({n_params:,} parameters)")
+    ax1.plot(
+        TRAIN_SIZES,
+        val_mse[name].mean(1),
+        "o-",
+        color=c,
+        label=f"{name} ({n_params[name]:,} par.): validation",
+    )
+    ax1.fill_between(TRAIN_SIZES, val_mse[name].min(1), val_mse[name].max(1), color=c, alpha=0.15)
+    ax1.plot(TRAIN_SIZES, train_mse[name].mean(1), "s--", color=c, label=f"{name}: training")
+    ax2.plot(
+        TRAIN_SIZES, val_mse[name].std(1), "o-", color=c, label=f"{name} ({n_params[name]:,} parameters)"
+    )
 ax1.set(
     xscale="log",
     yscale="log",
     xlabel="number of training points",
     ylabel="MSE (epsilon$^2$)",
-    title=f"learning curves, mean of {REPEATS} repeats\n(band: validation, best to worst repeat)",
+    title=f"learning curves, mean of {N_SEEDS} repeats\n(band: validation, best to worst repeat)",
 )
 ax1.legend(fontsize=8)
 ax2.set(
@@ -153,12 +172,12 @@ ax2.set(
 )
 ax2.legend(fontsize=8)
 for ax in (ax1, ax2):
-    ax.set_xticks(N_TRAIN, [str(n) for n in N_TRAIN])
+    ax.set_xticks(TRAIN_SIZES, [str(n) for n in TRAIN_SIZES])
 save_figure(fig, "lj_4_learning_curve")
 gaps = {m: val_mse[m].mean(1) / train_mse[m].mean(1) for m in models_spec}
 print(
-    f"done: validation/training MSE ratio of the large model {gaps['large'][0]:.0e} at N = {N_TRAIN[0]}, "
-    f"{gaps['large'][-1]:.1f} at N = {N_TRAIN[-1]}"
+    f"done: validation/training MSE ratio of the large model {gaps['large'][0]:.0e} at N = {TRAIN_SIZES[0]}, "
+    f"{gaps['large'][-1]:.1f} at N = {TRAIN_SIZES[-1]}"
 )
 print(
     f"result: large_ratio_first={gaps['large'][0]:.2e} large_ratio_last={gaps['large'][-1]:.2f} "

@@ -1,8 +1,8 @@
 """lj_5_bias_variance.py: slide "Bias variance tradeoff" (slide 11, with L2 regularization).
 
 A fixed, small amount of data (20 noisy Lennard-Jones points) and networks of growing width, from 1 to
-128 neurons per hidden layer. Each model is trained SEEDS times, each time on its own random 20 points and
-from its own initial weights, without and with L2 regularization. There is an optimum model size for a
+128 neurons per hidden layer. Each model is trained N_SEEDS times, each time on its own random 20 points
+and from its own initial weights, without and with L2 regularization. There is an optimum model size for a
 given amount of data; L2 lowers the variance and lets larger models win; too much L2 hurts everywhere.
 """
 
@@ -17,34 +17,36 @@ from common.plotting import save_figure, show
 from common.settings import fail, setup
 from common.sweeps import mse_of, predictions, train_many
 
-# %% Settings: edit these, or override them on the command line (--seeds 3 --widths 2,8,32)
-N_POINTS = 20  # training points (the fixed, small amount of data)
+# %% Settings: edit these, or override them on the command line (--n-seeds 3 --widths 2,8,32)
+N_TRAIN = 20  # training points (the fixed, small amount of data)
 R_MIN, R_MAX = 0.95, 2.5  # range of the data (sigma)
 NOISE = 0.02  # std of noise on the training energies (epsilon)
-N_VALIDATION = 500  # unseen points (exact energies) that measure each model
+N_VAL = 500  # unseen points (exact energies) that measure each model
 N_BASIS = 40  # Gaussian basis functions ...
 BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres over this range (sigma)
 DEPTH = 2  # hidden layers
 WIDTHS = [1, 2, 4, 8, 16, 32, 64, 128]  # model sizes: neurons per hidden layer
 L2_STRENGTHS = [0.0, 1e-4, 1e-3, 1e-2]  # lambda; 0 = no regularization
-SEEDS = 6  # training sets and initial weights per size and L2 strength
+N_SEEDS = 6  # repeats: training sets and initial weights per size and L2 strength, >= 2
 EPOCHS = 1000  # full-batch Adam steps per model
 LEARNING_RATE = 5e-3
 SEED = 0
 setup(globals(), "lj_5_bias_variance")  # command-line overrides and checks
 
 # %% 1 Data
-# Seed k trains on its own 20 random points. The energies carry a little noise (NOISE = 0.02 epsilon,
+# Seed k trains on its own N_TRAIN random points. The energies carry a little noise (NOISE = 0.02 epsilon,
 # 2 % of the well depth), as any reference data do: that is what a too-flexible model fits. The range
 # starts at 0.95 sigma (E = 2 epsilon) so that the steep wall does not swamp every other error.
-WIDTHS, L2_STRENGTHS = sorted(WIDTHS), sorted(L2_STRENGTHS)
+if N_SEEDS < 2:
+    fail(f"N_SEEDS must be an integer >= 2 (a spread between seeds needs two), got {N_SEEDS}")
+WIDTHS, L2_STRENGTHS = sorted(set(WIDTHS)), sorted(set(L2_STRENGTHS))
 train_sets = [
-    LJDataset(N_POINTS, R_MIN, R_MAX, noise=NOISE, seed=SEED + k, spacing="random") for k in range(SEEDS)
+    LJDataset(N_TRAIN, R_MIN, R_MAX, noise=NOISE, seed=SEED + k, spacing="random") for k in range(N_SEEDS)
 ]  # seed k: its own random points
-val_set = LJDataset(N_VALIDATION, R_MIN, R_MAX, seed=SEED + 1000, spacing="random")  # exact energies
+val_set = LJDataset(N_VAL, R_MIN, R_MAX, seed=SEED + 1000, spacing="random")  # exact energies
 print(
-    f"{SEEDS} training sets of {N_POINTS} random points in [{R_MIN}, {R_MAX}] sigma, noise {NOISE} "
-    f"epsilon; {N_VALIDATION} validation points"
+    f"{N_SEEDS} training sets of {N_TRAIN} random points in [{R_MIN}, {R_MAX}] sigma, noise {NOISE} "
+    f"epsilon; {N_VAL} validation points"
 )
 
 # %% 2 Model
@@ -59,7 +61,7 @@ print(
 
 # %% 3 Cost function
 # Slide 11: L2 regularization adds the squared parameters to the cost,
-#     C = MSE + (lambda / 2) * sum of all squared parameters,
+# :math:`C(\theta) = \mathrm{MSE}(\theta) + \frac{\lambda}{2} \sum_j \theta_j^2`,
 # which pulls every weight towards zero unless the data need it (weight_decay = lambda in torch.optim).
 def cost(model, r, energy, strength):
     squares = sum((p**2).sum() for p in model.parameters())
@@ -79,23 +81,23 @@ print(
 # Full batch Adam on this cost, as written out in lj_4. Each (width, L2, seed) is one training; for each
 # width all (L2, seed) pairs are trained at once by common.sweeps.train_many (the same result as one by
 # one, tested, only faster). Look at the table: mean and spread of the validation MSE over the seeds.
-val_mse = np.zeros((len(L2_STRENGTHS), len(WIDTHS), SEEDS))
+val_mse = np.zeros((len(L2_STRENGTHS), len(WIDTHS), N_SEEDS))
 train_mse = np.zeros_like(val_mse)
 r_plot = torch.linspace(R_MIN, R_MAX, 300).unsqueeze(1)
-fits = {}  # predictions of the largest model, per L2 strength: (SEEDS, 300)
+fits = {}  # predictions of the largest model, per L2 strength: (N_SEEDS, 300)
 for j, width in enumerate(WIDTHS):
     models, l2, r, energy = [], [], [], []
     for strength in L2_STRENGTHS:
-        for k in range(SEEDS):
+        for k in range(N_SEEDS):
             torch.manual_seed(SEED + k)
             models.append(LJModel(descriptor, width, DEPTH))
             l2.append(strength)
             r.append(train_sets[k].r)
             energy.append(train_sets[k].energy)
-    train_mse[:, j] = train_many(models, r, energy, EPOCHS, LEARNING_RATE, l2=l2).reshape(-1, SEEDS)
-    val_mse[:, j] = mse_of(models, val_set.r, val_set.energy).reshape(-1, SEEDS)
+    train_mse[:, j] = train_many(models, r, energy, EPOCHS, LEARNING_RATE, l2=l2).reshape(-1, N_SEEDS)
+    val_mse[:, j] = mse_of(models, val_set.r, val_set.energy).reshape(-1, N_SEEDS)
     if width == WIDTHS[-1]:
-        fits = dict(zip(L2_STRENGTHS, predictions(models, r_plot).reshape(len(L2_STRENGTHS), SEEDS, -1)))
+        fits = dict(zip(L2_STRENGTHS, predictions(models, r_plot).reshape(len(L2_STRENGTHS), N_SEEDS, -1)))
 if not np.isfinite(val_mse).all():
     fail(f"training diverged: lower LEARNING_RATE (now {LEARNING_RATE:g}); nothing was saved")
 
@@ -137,7 +139,7 @@ ax.set(
     xscale="log",
     xlabel=f"trainable parameters (width {WIDTHS[0]} to {WIDTHS[-1]})",
     ylabel="validation MSE (epsilon$^2$)",
-    title=f"{N_POINTS} training points: the best model size",
+    title=f"{N_TRAIN} training points: the best model size",
 )
 ax.legend(title="circle: best size", fontsize=8)
 for ax, s in zip(axes[1:], [0.0 if 0.0 in fits else L2_STRENGTHS[0], best_l2]):
@@ -148,7 +150,7 @@ for ax, s in zip(axes[1:], [0.0 if 0.0 in fits else L2_STRENGTHS[0], best_l2]):
         xlabel="r (sigma)",
         ylabel="E (epsilon)",
         ylim=(-1.5, 2.5),
-        title=f"width {WIDTHS[-1]}, " + (f"L2 {s:g}" if s else "no L2") + f": {SEEDS} seeds",
+        title=f"width {WIDTHS[-1]}, " + (f"L2 {s:g}" if s else "no L2") + f": {N_SEEDS} seeds",
     )
     ax.legend(fontsize=8)
 save_figure(fig, "lj_5_bias_variance")
@@ -158,7 +160,7 @@ print(
     f"{mean[i0].min():.4f} epsilon^2"
 )
 print(
-    f"result: best_l2={best_l2:g} best_width={best_width[best_l2]} best_val_mse_eps2={mean[i0].min():.4f} "
-    f"no_l2_best_width={best_width[L2_STRENGTHS[0]]}"
+    f"result: best_l2={best_l2:g} best_width={best_width[best_l2]} best_val_mse_eps2={mean[i0].min():.4f}"
+    + (f" no_l2_best_width={best_width[0.0]}" if 0.0 in best_width else "")  # only when lambda = 0 ran
 )
 show()

@@ -26,7 +26,7 @@ from common.settings import fail, setup
 from common.training import evaluate, make_optimizer, train_epoch
 
 # %% Settings: edit these, or override them on the command line (--learning-rate 0.05)
-N_POINTS = 40  # training points, evenly spaced
+N_TRAIN = 40  # training points, evenly spaced
 R_MIN, R_MAX = 0.9, 2.0  # sigma
 N_BASIS = 40  # Gaussian basis functions ...
 BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres over this range (sigma)
@@ -36,7 +36,7 @@ STEPS = 1500  # optimizer steps for each method
 LEARNING_RATE = 0.03  # gradient descent, SGD, momentum, Nesterov
 ADAM_LEARNING_RATE = 0.01  # Adam
 MOMENTUM = 0.9  # beta, for momentum and Nesterov
-BATCH_SIZE = 8  # SGD's mini-batch (the others use all N_POINTS)
+BATCH_SIZE = 8  # SGD's mini-batch (the others use all N_TRAIN)
 SEED = 0  # the same initial weights for every method
 SURFACE_START = (1.5, 5.0)  # the 2-D surface: where the paths start (x, y) ...
 SURFACE_STEPS = 400  # ... how many steps they take ...
@@ -48,21 +48,21 @@ setup(globals(), "lj_6_optimizers")  # command-line overrides and checks
 # %% 1 Data
 # The Lennard-Jones points, evenly spaced. Gradient descent uses all of them in every step; SGD a
 # random mini-batch of BATCH_SIZE.
-if BATCH_SIZE > N_POINTS:
-    fail(f"BATCH_SIZE must be <= N_POINTS ({N_POINTS}), got {BATCH_SIZE}")
-train_set = LJDataset(N_POINTS, R_MIN, R_MAX)
+if BATCH_SIZE > N_TRAIN:
+    fail(f"BATCH_SIZE must be <= N_TRAIN ({N_TRAIN}), got {BATCH_SIZE}")
+train_set = LJDataset(N_TRAIN, R_MIN, R_MAX)
 all_points = [(train_set.r, train_set.energy)]  # one batch holding every point
-print(f"{N_POINTS} training points in [{R_MIN}, {R_MAX}] sigma; SGD draws mini-batches of {BATCH_SIZE}")
+print(f"{N_TRAIN} training points in [{R_MIN}, {R_MAX}] sigma; SGD draws mini-batches of {BATCH_SIZE}")
 
 # %% 2 Model
 # One small network; every method starts from the same initial weights.
 # The methods compared: label, optimizer (common.training.make_optimizer), learning rate, batch size
 METHODS = [
-    ("gradient descent", "sgd", LEARNING_RATE, N_POINTS),
+    ("gradient descent", "sgd", LEARNING_RATE, N_TRAIN),
     (f"SGD (batches of {BATCH_SIZE})", "sgd", LEARNING_RATE, BATCH_SIZE),
-    ("momentum", "momentum", LEARNING_RATE, N_POINTS),
-    ("Nesterov", "nesterov", LEARNING_RATE, N_POINTS),
-    ("Adam", "adam", ADAM_LEARNING_RATE, N_POINTS),
+    ("momentum", "momentum", LEARNING_RATE, N_TRAIN),
+    ("Nesterov", "nesterov", LEARNING_RATE, N_TRAIN),
+    ("Adam", "adam", ADAM_LEARNING_RATE, N_TRAIN),
 ]
 
 descriptor = GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX)
@@ -79,7 +79,8 @@ print(
 # a shallow valley (steep across, curvature STEEP; shallow along, curvature SHALLOW), so the step must
 # be small for the steep direction and plain gradient descent crawls along the shallow one; and a dip
 # in the valley at y ~ DIP_CENTRE: a local minimum on the way to the global one at (0, 0).
-#     C(x, y) = STEEP x^2 / 2 + SHALLOW y^2 / 2 - DIP_DEPTH exp(-(y - DIP_CENTRE)^2 / (2 DIP_WIDTH^2))
+# :math:`C(x, y) = \frac{1}{2} a x^2 + \frac{1}{2} b y^2 - d \exp(-(y - y_d)^2 / 2w^2)`, with a = STEEP,
+# b = SHALLOW, d = DIP_DEPTH, y_d = DIP_CENTRE, w = DIP_WIDTH.
 loss_fn = torch.nn.MSELoss()
 STEEP, SHALLOW, DIP_DEPTH, DIP_CENTRE, DIP_WIDTH = 2.0, 0.1, 0.25, 2.5, 0.2
 
@@ -107,9 +108,15 @@ print(
 
 
 # %% 4 Find the parameters
+# Each step moves the parameters by :math:`\theta_{t+1} = \theta_t + v_t`. Gradient descent:
+# :math:`v_t = -\eta \nabla C(\theta_t)`. Momentum: :math:`v_t = \beta v_{t-1} - \eta \nabla C(\theta_t)`.
+# Adam, with running averages of the gradient g and of its square,
+# :math:`m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t`, :math:`s_t = \beta_2 s_{t-1} + (1 - \beta_2) g_t^2`:
+# :math:`v_t = -\eta \hat m_t / (\sqrt{\hat s_t} + \epsilon)` (hats: corrected for the start at zero).
 # (a) The Lennard-Jones fit: each method takes STEPS steps, one step per mini-batch (train_epoch on a
 # single batch is lj_1's zero_grad / backward / step); after each step the MSE over all points.
 lj_losses = {}
+early = max(1, STEPS // 10)  # the MSE is printed after this many steps and at the end
 for label, name, lr, batch_size in METHODS:
     model = LJModel(descriptor, WIDTH, DEPTH)
     model.load_state_dict(start_weights)
@@ -131,7 +138,7 @@ for label, name, lr, batch_size in METHODS:
         )
     lj_losses[label] = np.array(losses)
     print(
-        f"{label:22s} lr {lr:g}: training MSE {losses[STEPS // 10 - 1]:.2e} after {STEPS // 10} steps, "
+        f"{label:22s} lr {lr:g}: training MSE {losses[early - 1]:.2e} after {early} steps, "
         f"{losses[-1]:.2e} epsilon^2 after {STEPS}"
     )
 
@@ -157,37 +164,77 @@ def descend(name, noise=0.0, seed=0):
     return torch.stack(path).numpy()
 
 
-def in_global_basin(point):
-    return point[1] < saddle_y
+SETTLED_GRADIENT = 0.01  # |grad C| below this counts as stopped (it is about 0.5 on the valley's slope)
+
+
+def cost_at(point):
+    """C at a point (or at points: rows x and y), inf where it overflows (a diverged path)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cost = surface(np.asarray(point[0], dtype=float), np.asarray(point[1], dtype=float))
+    return np.where(np.isfinite(cost), cost, np.inf)
+
+
+def gradient_norm(point):
+    """|grad C| at a point of the surface."""
+    theta = torch.tensor(point, dtype=torch.float64, requires_grad=True)
+    surface(theta[0], theta[1]).backward()
+    return float(theta.grad.norm())
+
+
+def diverged(path):
+    end, start = path[-1], path[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return not np.isfinite(end).all() or not surface(*end) <= 10 * surface(*start) + 1
+
+
+def in_global_basin(path):
+    """Whether a path ends in the global minimum's basin. C is a function of x plus one of y, so
+    for gradient descent y alone decides the basin: y below the saddle."""
+    return not diverged(path) and path[-1][1] < saddle_y
+
+
+def where_it_ends(path):
+    """What the end point of a path is: a minimum only where the gradient (nearly) vanishes."""
+    end = path[-1]
+    if diverged(path):
+        return "diverged (the cost grew without bound): lower SURFACE_LEARNING_RATE"
+    grad = gradient_norm(end)
+    basin = "the global minimum's basin" if in_global_basin(path) else "the local minimum's basin"
+    if grad > SETTLED_GRADIENT:
+        return f"still moving (|gradient| {grad:.2g}), in {basin}"
+    stationary = {"global minimum": (0.0, 0.0), "local minimum": local_min, "saddle point": (0.0, saddle_y)}
+    nearest = min(stationary, key=lambda k: np.hypot(*(end - np.array(stationary[k]))))
+    return f"at the {nearest} (|gradient| {grad:.1g})"
 
 
 paths = {}
 for label, name, lr, batch_size in METHODS:
-    noisy = batch_size < N_POINTS
+    noisy = batch_size < N_TRAIN
     paths["noisy gradient descent" if noisy else label] = descend(name, SURFACE_NOISE if noisy else 0.0, SEED)
 for label, path in paths.items():
-    end = path[-1]
-    where = "global minimum" if in_global_basin(end) else "LOCAL minimum"
+    end = [f"{v:.2f}" if abs(v) < 1e4 else f"{v:.2g}" for v in path[-1]]
     valley = np.flatnonzero(np.abs(path[:, 1]) < 0.5)
     reached = f", |y| < 0.5 first at step {valley[0]}" if len(valley) else ""
     print(
-        f"surface, {label:22s}: ends at ({end[0]:.2f}, {end[1]:.2f}), the {where} "
-        f"(cost {surface(*end):.3f}){reached}"
+        f"surface, {label:22s}: ends at ({end[0]}, {end[1]}), cost {cost_at(path[-1]):.3g}: "
+        f"{where_it_ends(path)}{reached}"
     )
-escaped = sum(in_global_basin(descend("sgd", SURFACE_NOISE, seed)[-1]) for seed in range(NOISY_RUNS))
+escaped = sum(in_global_basin(descend("sgd", SURFACE_NOISE, seed)) for seed in range(NOISY_RUNS))
 print(
-    f"noisy gradient descent ends in the global minimum in {escaped} of {NOISY_RUNS} runs (seeds "
-    f"0-{NOISY_RUNS - 1}); plain gradient descent in none"
+    f"noisy gradient descent ends in the global minimum's basin (y < {saddle_y:.2f}) in {escaped} of "
+    f"{NOISY_RUNS} runs (seeds 0-{NOISY_RUNS - 1}); plain gradient descent: "
+    + ("in it" if in_global_basin(paths["gradient descent"]) else "not in it")
 )
 
 # %% 5 Look at the result
 # First figure: the training MSE against the step (log scale). Gradient descent sits for hundreds of
 # steps on a plateau (a shallow direction of the cost); SGD follows it with a little noise, at a
 # fraction of the cost per step; momentum and Nesterov leave the plateau far sooner; Adam, which also
-# rescales each parameter's step, is fastest. Second figure: the paths on the 2-D cost. Plain gradient
-# descent crawls down the valley and stops in the local minimum; momentum (and Nesterov) gain speed
-# along the shallow valley, roll through the dip and settle in the global minimum; the noisy gradient
-# shakes gradient descent out of the local minimum. Right: the cost above the global minimum per step.
+# rescales each parameter's step, is fastest. Second figure: the paths on the 2-D cost. At the default
+# settings plain gradient descent crawls down the valley and stops in the local minimum; momentum (and
+# Nesterov) gain speed along the shallow valley, roll through the dip and settle in the global minimum;
+# the noisy gradient shakes gradient descent out of the local minimum. Right: the cost above the global
+# minimum per step. The printed lines say where each path really ends for your settings.
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for label, losses in lj_losses.items():
     ax.plot(np.arange(1, STEPS + 1), losses, label=label, lw=1.3)
@@ -195,7 +242,7 @@ ax.set(
     yscale="log",
     xlabel="optimizer step",
     ylabel="training MSE (epsilon$^2$)",
-    title=f"Lennard-Jones fit, {N_POINTS} points: loss against step",
+    title=f"Lennard-Jones fit, {N_TRAIN} points: loss against step",
 )
 ax.legend()
 save_figure(fig, "lj_6_loss_vs_step")
@@ -208,7 +255,7 @@ ax1.contourf(xx, yy, surface(xx, yy), levels=40, cmap="Greys_r", alpha=0.6)
 ax1.contour(xx, yy, surface(xx, yy), levels=20, colors="grey", linewidths=0.4)
 for label, path in paths.items():
     ax1.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=0.9, label=label)
-    ax2.plot(np.maximum(surface(path[:, 0], path[:, 1]), 1e-8), lw=1.2, label=label)
+    ax2.plot(np.maximum(cost_at(path.T), 1e-8), lw=1.2, label=label)
 ax1.plot(*SURFACE_START, "ko", ms=7, label="start")
 ax1.plot(*(0.0, 0.0), "g*", ms=14, label="global minimum")
 ax1.plot(*local_min, "rX", ms=10, label="local minimum")
@@ -237,6 +284,6 @@ print(
     + " ".join(
         f"{k.split(' (')[0].replace(' ', '_').lower()}_mse_eps2={v[-1]:.2e}" for k, v in lj_losses.items()
     )
-    + f" noisy_escape_fraction={escaped / NOISY_RUNS:.2f}"
+    + f" noisy_global_basin_fraction={escaped / NOISY_RUNS:.2f}"
 )
 show()

@@ -20,7 +20,16 @@ from common.descriptors import GaussianBasis
 from common.lj import LJDataset
 from common.mlp import LJModel
 from common.plotting import save_figure, show
-from common.runs import RESULTS_DIR, RUNS_DIR, log_hparams, loss_writer, new_run_dir
+from common.runs import (
+    BEST,
+    RESULTS_DIR,
+    RUNS_DIR,
+    log_hparams,
+    loss_writer,
+    new_run_dir,
+    settings_name,
+    short,
+)
 from common.settings import fail, setup
 from common.training import evaluate, fit
 
@@ -95,8 +104,13 @@ loss_fn = torch.nn.MSELoss()
 # %% 4 Find the parameters
 # One trial = build a candidate, train it (common.training.fit, early stopping if PATIENCE is given),
 # measure it, and log it to TensorBoard in its own folder. First every candidate for SCREEN_EPOCHS
-# epochs, then the TOP_K best by validation MSE for FULL_EPOCHS, tested once.
-search_dir = new_run_dir(RUNS_DIR, "lj7_" + time.strftime("%m%d-%H%M%S"))
+# epochs, then the TOP_K best by validation MSE for FULL_EPOCHS, tested once. A trial's folder is named
+# after the trial first (``screen03_lr0.01_w16_d2_L2-0_grid``), then this search (``lj7_<date-time>``).
+search = "lj7_" + time.strftime("%m%d-%H%M%S")
+n_try = 1
+while (RESULTS_DIR / f"{search}.csv").exists() or list(RUNS_DIR.glob(f"*_{search}")):
+    n_try += 1  # a second search within the same second: never mix two searches
+    search = f"lj7_{time.strftime('%m%d-%H%M%S')}-{n_try}"
 whole = {
     name: [(d.r, d.energy)] for name, d in (("train", train_set), ("validation", val_set), ("test", test_set))
 }  # all points as one batch
@@ -107,8 +121,9 @@ def run_trial(hp, stage, index, epochs, patience=None):
     model = LJModel(GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX), hp["width"], hp["depth"])
     loader = DataLoader(TensorDataset(train_set.r, train_set.energy), batch_size=BATCH_SIZE, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=hp["learning_rate"], weight_decay=hp["l2"])
-    name = f"{stage}{index:02d}_{hp['search']}_lr{hp['learning_rate']:.2g}_w{hp['width']}_d{hp['depth']}"
-    writer = loss_writer(search_dir / name)
+    trial = f"{stage}{index:02d}_" + settings_name(lr=hp["learning_rate"], w=hp["width"], d=hp["depth"])
+    name = f"{trial}_L2-{short(hp['l2'])}_{hp['search']}_{search}"
+    writer = loss_writer(new_run_dir(RUNS_DIR, name))
     hist = fit(
         model,
         loader,
@@ -129,10 +144,26 @@ def run_trial(hp, stage, index, epochs, patience=None):
         train_mse=evaluate(model, whole["train"], loss_fn),
         curve=hist.validation,
     )
-    metrics = {"final/train_mse": result["train_mse"], "final/validation_mse": result["validation_mse"]}
+    metrics = {  # of the restored weights of the best validation epoch, not of the last epoch
+        f"{BEST}train_MSE_eps2": result["train_mse"],
+        f"{BEST}validation_MSE_eps2": result["validation_mse"],
+        f"{BEST}epoch": result["best_epoch"],
+    }
     if stage == "full":  # only the finalists see the test set
-        result["test_mse"] = metrics["final/test_mse"] = evaluate(model, whole["test"], loss_fn)
-    log_hparams(writer, dict(hp, stage=stage, epochs=epochs), metrics)
+        result["test_mse"] = metrics[f"{BEST}test_MSE_eps2"] = evaluate(model, whole["test"], loss_fn)
+    settings = {  # named as the settings at the top of lj_3 (one column per setting in HPARAMS)
+        "LEARNING_RATE": hp["learning_rate"],
+        "WIDTH": hp["width"],
+        "DEPTH": hp["depth"],
+        "L2": hp["l2"],
+        "EPOCHS": epochs,
+        "BATCH_SIZE": BATCH_SIZE,
+        "N_BASIS": N_BASIS,
+        "N_TRAIN": N_TRAIN,
+        "NOISE": NOISE,
+        "SEED": SEED,
+    }
+    log_hparams(writer, dict(settings, search=hp["search"], stage=stage), metrics, step=result["best_epoch"])
     writer.close()
     return result
 
@@ -181,7 +212,7 @@ for rank, i in enumerate(order, start=1):
         )
     rows.append(row)
 RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-csv_path = RESULTS_DIR / f"{search_dir.name}.csv"  # named after the TensorBoard folder: new every run
+csv_path = RESULTS_DIR / f"{search}.csv"  # named after the search, as its TensorBoard folders: new every run
 with csv_path.open("x", newline="") as f:
     table = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
     table.writeheader()
@@ -203,7 +234,10 @@ for row in rows:
         f"{fmt(row['full_validation_mse']):>9s} | {fmt(row['test_mse'])}"
     )
 print(f"\ntable saved: {csv_path}")
-print(f"TensorBoard: {search_dir} (tensorboard --logdir=runs, then http://localhost:6006/, HPARAMS tab)")
+print(
+    f"TensorBoard: {RUNS_DIR}/*_{search} (tensorboard --logdir=runs, then http://localhost:6006/, "
+    f"HPARAMS tab; type {search} in the run filter to see only this search)"
+)
 
 # %% 5 Look at the result
 # Left: the screening validation MSE against the learning rate, grid (squares) and random (circles)

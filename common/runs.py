@@ -39,21 +39,34 @@ def new_run_dir(base: Path, name: str) -> Path:
             path = base / f"{name}_{k}"
 
 
+# TensorBoard's tags. SCALARS sorts its groups (the part before "/") alphabetically: "1_loss" comes
+# before every group named with a letter (Lightning's "epoch" too), so the loss curves come first.
+# Every name carries its unit: the LJ MSE is in epsilon^2 (reduced units).
+LOSS_TAGS = {
+    "train": "1_loss/log10_train_MSE_eps2",  # log10 of the epoch's training MSE, after every epoch
+    "validation": "1_loss/log10_validation_MSE_eps2",
+}
+BEST = "best_epoch/"  # metrics of the restored weights of the best validation epoch, and its number
+
+
+def short(value) -> str:
+    """A setting's value in a folder name: 1e-03 for small numbers, else as printed."""
+    if isinstance(value, float) and value and abs(value) < 0.01:
+        return f"{value:.0e}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def settings_name(**settings) -> str:
     """'lr1e-03_w40' style name from keyword settings (short, and safe on every OS)."""
-    parts = []
-    for key, value in settings.items():
-        text = (
-            f"{value:.0e}"
-            if isinstance(value, float) and value and abs(value) < 0.01
-            else (f"{value:g}" if isinstance(value, float) else str(value))
-        )
-        parts.append(f"{key}{text}")
+    parts = [f"{key}{short(value)}" for key, value in settings.items()]
     return "_".join(parts).replace("/", "-").replace(":", "-").replace("+", "")
 
 
-def log_hparams(writer, hparams: dict, metrics: dict) -> None:
-    """Put this run in TensorBoard's HPARAMS table: its settings and its final metrics.
+def log_hparams(writer, hparams: dict, metrics: dict, step: int = 0) -> None:
+    """Put this run in TensorBoard's HPARAMS table: its settings and its final metrics (at ``step``).
+
+    ``hparams`` are named as the settings at the top of the scripts (LEARNING_RATE, WIDTH, ...), so
+    that one setting is one column for every script.
 
     Only the run's own settings are written (a "session start"), never an experiment definition:
     TensorBoard then builds the table from all runs in the log folder, so runs of different scripts
@@ -67,21 +80,23 @@ def log_hparams(writer, hparams: dict, metrics: dict) -> None:
     _, session_start, session_end = hparams_summary(clean, {k: 0.0 for k in metrics})
     writer.file_writer.add_summary(session_start)
     for name, value in metrics.items():
-        writer.add_scalar(name, value)
+        writer.add_scalar(name, value, step)
     writer.file_writer.add_summary(session_end)
     writer.flush()
 
 
 def loss_writer(run_dir: Path):
     """A TensorBoard SummaryWriter for ``run_dir`` whose CUSTOM SCALARS tab draws the training and
-    validation loss (``log10 MSE/train`` and ``log10 MSE/validation``, as ``training.fit`` logs them)
-    on one chart."""
+    validation loss (``LOSS_TAGS``, as ``training.fit`` logs them) on one chart."""
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(run_dir))
     layout = {
         "loss": {
-            "log10 MSE: training and validation": ["Multiline", ["log10 MSE/train", "log10 MSE/validation"]]
+            "log10 MSE (epsilon^2): training and validation": [
+                "Multiline",
+                [LOSS_TAGS["train"], LOSS_TAGS["validation"]],
+            ]
         }
     }
     writer.add_custom_scalars(layout)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .runs import LOSS_TAGS
 from .settings import OPTIMIZERS, fail
 
 DIVERGED_MSE = 1e6  # an MSE above this (in epsilon^2: the data are of order 1) means training blew up
@@ -108,7 +109,8 @@ def fit(
     """Train for up to ``epochs``: the loop of lj_1 and lj_2 (zero_grad, loss, backward, step for each
     mini-batch; see ``train_epoch``). With a validation loader and ``patience``: stop when the
     validation loss has not improved for ``patience`` epochs and restore the best weights.
-    With a TensorBoard ``writer``: log10 of the training and validation MSE after every epoch."""
+    With a TensorBoard ``writer``: log10 of the training and validation MSE after every epoch
+    (``common.runs.LOSS_TAGS``, at steps 1, 2, ...: the epoch numbers the scripts print)."""
     hist = History()
     best, best_state = float("inf"), None
     for epoch in range(epochs):
@@ -120,10 +122,14 @@ def fit(
             if val < best:
                 best, hist.best_epoch = val, epoch
                 best_state = copy.deepcopy(model.state_dict())
-        if writer is not None:  # log10, so that TensorBoard's linear axis stays readable
-            writer.add_scalar("log10 MSE/train", math.log10(max(hist.train[-1], 1e-30)), epoch)
+        if (
+            writer is not None
+        ):  # log10, so that TensorBoard's linear axis stays readable; step: epoch 1, 2, ...
+            writer.add_scalar(LOSS_TAGS["train"], math.log10(max(hist.train[-1], 1e-30)), epoch + 1)
             if val_loader is not None:
-                writer.add_scalar("log10 MSE/validation", math.log10(max(hist.validation[-1], 1e-30)), epoch)
+                writer.add_scalar(
+                    LOSS_TAGS["validation"], math.log10(max(hist.validation[-1], 1e-30)), epoch + 1
+                )
         if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
             msg = f"epoch {epoch:5d}  train MSE {hist.train[-1]:.3e}"
             if val_loader is not None:

@@ -75,8 +75,11 @@ def figure(tmp_path, name):
     return tmp_path / "out" / "figures" / name
 
 
+LJ4_QUICK = ["--train-sizes", "10,40,160", "--n-seeds", "3", "--epochs", "150"]  # lj_4's reduced settings
+
+
 def test_lj4_learning_curve_gap_shrinks_and_large_model_varies_more(tmp_path):
-    res = run_script(ROOT / "lj_4_learning_curve.py", "--quick", cwd=tmp_path, env=output(tmp_path))
+    res = run_script(ROOT / "lj_4_learning_curve.py", *LJ4_QUICK, cwd=tmp_path, env=output(tmp_path))
     assert res.returncode == 0, res.stderr[-2000:]
     # N | small: train, val, sd | large: train, val, sd
     rows = table_rows(res.stdout, 7)
@@ -90,7 +93,7 @@ def test_lj4_learning_curve_gap_shrinks_and_large_model_varies_more(tmp_path):
     assert figure(tmp_path, "lj_4_learning_curve.png").stat().st_size > 5000
     plain, batched = re.search(r"training MSE (\S+) written out, (\S+) with train_many", res.stdout).groups()
     assert float(plain) == pytest.approx(float(batched), rel=1e-3)  # the loop in the page = the batched one
-    again = run_script(ROOT / "lj_4_learning_curve.py", "--quick", env=output(tmp_path))  # from the repo
+    again = run_script(ROOT / "lj_4_learning_curve.py", *LJ4_QUICK, env=output(tmp_path))  # from the repo
     assert again.returncode == 0, again.stderr[-2000:]
     assert table_rows(again.stdout, 7) == rows  # seeded: the same numbers
 
@@ -102,7 +105,7 @@ def test_lj5_optimum_size_and_l2_lets_the_large_model_win(tmp_path):
         "4,64",
         "--l2-strengths",
         "0,0.001",
-        "--seeds",
+        "--n-seeds",
         "4",
         "--epochs",
         "1000",
@@ -136,14 +139,17 @@ def test_lj6_optimizers(tmp_path):
     assert final["momentum"] < final["gradient descent"] / 10
     assert final["Nesterov"] < final["gradient descent"] / 10
     assert final["Adam"] < final["gradient descent"] / 10
-    ends = dict(re.findall(r"^surface, (.+?)\s*: ends at .*, the (global|LOCAL) minimum", res.stdout, re.M))
+    ends = dict(
+        re.findall(r"^surface, (.+?)\s*: ends at .*?: (at the \w+ minimum|still moving)", res.stdout, re.M)
+    )
     assert ends == {
-        "gradient descent": "LOCAL",
-        "noisy gradient descent": "global",
-        "momentum": "global",
-        "Nesterov": "global",
-        "Adam": "global",
+        "gradient descent": "at the local minimum",
+        "noisy gradient descent": "still moving",  # slowly, along the flat floor of the global basin
+        "momentum": "at the global minimum",
+        "Nesterov": "at the global minimum",
+        "Adam": "at the global minimum",
     }
+    assert "still moving (|gradient| 0.015), in the global minimum's basin" in res.stdout
     # the 2-D surface: a local minimum in the dip, a saddle between it and the global minimum
     local_y, saddle_y = map(
         float,
@@ -152,13 +158,53 @@ def test_lj6_optimizers(tmp_path):
         ).groups(),
     )
     assert 2.0 < local_y < 3.0 and 1.0 < saddle_y < local_y
-    escaped, runs = map(int, re.search(r"global minimum in (\d+) of (\d+) runs", res.stdout).groups())
-    assert runs == 20 and escaped >= 12  # most noisy runs escape; plain descent never does
+    escaped, runs = map(
+        int, re.search(r"global minimum's basin \(y < \S+\) in (\d+) of (\d+) runs", res.stdout).groups()
+    )
+    assert runs == 20 and escaped >= 12  # most noisy runs escape; plain descent does not
+    assert "plain gradient descent: not in it" in res.stdout
     assert "Phys. Rep. 810" in (ROOT / "lj_6_optimizers.py").read_text()
     for name in ("lj_6_loss_vs_step.png", "lj_6_surface_paths.png"):
         assert figure(tmp_path, name).stat().st_size > 5000
     again = run_script(ROOT / "lj_6_optimizers.py", "--quick", env=output(tmp_path))  # from the repo
     assert again.returncode == 0, again.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (  # a start far outside the valley: Adam's steps of about lr cannot get back in 400 steps
+            ["--surface-start", "100,100"],
+            {
+                "gradient descent": "at the local minimum",
+                "Adam": "still moving",
+                "Nesterov": "at the global minimum",
+            },
+        ),
+        (
+            ["--surface-learning-rate", "1.5"],
+            {"gradient descent": "diverged", "Adam": "at the global minimum"},
+        ),
+    ],
+    ids=["start_outside_the_valley", "too_long_steps"],
+)
+def test_lj6_says_where_a_path_really_ends(args, expected, tmp_path):
+    """issue 21: an end point is a minimum only where the gradient vanishes; else still moving or diverged"""
+    res = run_script(
+        ROOT / "lj_6_optimizers.py", "--steps", "20", "--noisy-runs", "3", *args, env=output(tmp_path)
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    ends = dict(
+        re.findall(
+            r"^surface, (.+?)\s*: ends at .*?: (at the \w+ minimum|still moving|diverged)", res.stdout, re.M
+        )
+    )
+    assert len(ends) == 5 and expected.items() <= ends.items(), res.stdout
+    for line in res.stdout.splitlines():
+        if line.startswith("surface,") and ": at the " in line:  # a minimum: the gradient has vanished
+            assert float(re.search(r"\|gradient\| (\S+)\)", line).group(1)) < 0.01, line
+    assert "plain gradient descent: not in it" in res.stdout
+    assert figure(tmp_path, "lj_6_surface_paths.png").stat().st_size > 5000
 
 
 def read_csv(path):
@@ -184,29 +230,33 @@ def test_lj7_search_table_tensorboard_and_rerun(tmp_path):
     assert f"validation MSE {float(best['full_validation_mse']):.2e}" in done
     assert f"test MSE {float(best['test_mse']):.2e}" in done
     assert res.stdout.strip().splitlines()[-1].startswith("result: best_learning_rate=")
-    (search_dir,) = (out / "runs").iterdir()
-    trials = sorted(p.name for p in search_dir.iterdir())
-    assert len(trials) == 6 and sum(t.startswith("screen") for t in trials) == 4
-    for trial in search_dir.iterdir():
+    # one TensorBoard folder per trial, named after the trial first and the search (the table's name) last
+    trials = sorted((out / "runs").iterdir())
+    assert len(trials) == 6 and sum(t.name.startswith("screen") for t in trials) == 4
+    assert all(t.name.endswith("_" + table.stem) for t in trials) and len({t.name[:20] for t in trials}) == 6
+    for trial in trials:
         raw = b"".join(p.read_bytes() for p in trial.glob("events.out.tfevents.*"))
-        assert b"_hparams_/session_start_info" in raw and b"final/validation_mse" in raw
+        assert b"_hparams_/session_start_info" in raw and b"best_epoch/validation_MSE_eps2" in raw
+        assert b"LEARNING_RATE" in raw and b"learning_rate" not in raw  # the settings' own names
         assert b"_hparams_/experiment" not in raw  # an experiment summary would hide other runs' columns
-        assert (b"final/test_mse" in raw) == trial.name.startswith("full")
+        assert (b"best_epoch/test_MSE_eps2" in raw) == trial.name.startswith("full")
     assert figure(tmp_path, "lj_7_search.png").stat().st_size > 5000
     again = run_script(ROOT / "lj_7_hyperparameter_search.py", "--quick", env=output(tmp_path))
     assert again.returncode == 0, again.stderr[-2000:]
-    assert len(list((out / "results").glob("*.csv"))) == 2 and len(list((out / "runs").iterdir())) == 2
+    assert len(list((out / "results").glob("*.csv"))) == 2 and len(list((out / "runs").iterdir())) == 12
     assert read_csv(table) == rows  # nothing overwritten
 
 
 @pytest.mark.parametrize(
     "script, args, message",
     [
-        ("lj_4_learning_curve.py", ["--repeats", "1"], "REPEATS must be an integer >= 2"),
+        ("lj_4_learning_curve.py", ["--n-seeds", "1"], "N_SEEDS must be an integer >= 2"),
+        ("lj_4_learning_curve.py", ["--small", "40,40,4", "--large", "10,8,1"], "SMALL must have fewer"),
+        ("lj_5_bias_variance.py", ["--n-seeds", "1"], "N_SEEDS must be an integer >= 2"),
         ("lj_4_learning_curve.py", ["--large", "40,0,4"], "LARGE must be (basis functions, width, depth)"),
         ("lj_5_bias_variance.py", ["--l2-strengths", "0,-1"], "L2_STRENGTHS must be a list of numbers >= 0"),
         ("lj_5_bias_variance.py", ["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
-        ("lj_6_optimizers.py", ["--batch-size", "100"], "BATCH_SIZE must be <= N_POINTS"),
+        ("lj_6_optimizers.py", ["--batch-size", "100"], "BATCH_SIZE must be <= N_TRAIN"),
         ("lj_6_optimizers.py", ["--momentum", "1.5"], "MOMENTUM must be a number in [0, 1)"),
         ("lj_6_optimizers.py", ["--learning-rate", "100"], "diverged"),
         ("lj_7_hyperparameter_search.py", ["--top-k", "0"], "TOP_K must be an integer >= 1"),

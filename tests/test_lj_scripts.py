@@ -100,7 +100,7 @@ def one_line_error(res, message):
         ("lj_1_overfit.py", ["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
         ("lj_1_overfit.py", ["--learning-rate", "inf"], "LEARNING_RATE must be a finite number > 0"),
         ("lj_1_overfit.py", ["--noise", "inf"], "NOISE must be a finite number >= 0"),
-        ("lj_1_overfit.py", ["--n-points", "0"], "N_POINTS must be an integer >= 1"),
+        ("lj_1_overfit.py", ["--n-train", "0"], "N_TRAIN must be an integer >= 1"),
         ("lj_1_overfit.py", ["--activation", "sigmoidish"], "ACTIVATION must be one of"),
         ("lj_1_overfit.py", ["--epochs", "many"], "EPOCHS must be an integer"),
         ("lj_1_overfit.py", ["--epochs", "40.0"], "EPOCHS must be an integer"),

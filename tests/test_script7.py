@@ -1,5 +1,6 @@
-"""schnet_tutorial/script6_vibrations.py with reduced settings (--quick): a model against PBE's minimum,
-harmonic frequencies and the spectrum of its MD; two models in one figure; reruns; one-line errors.
+"""schnet_tutorial/script7_vibrations.py with reduced settings: a model against PBE's minimum,
+harmonic frequencies and the spectrum of its MD; two models in one figure; reruns; one-line errors;
+a bond that breaks in the MD (5000 K) ends the run with one line, its trajectory and results kept.
 
 The model is a small SchNet trained for a few seconds on 300 of the bundled frames (script1 and script2
 as a user runs them): far from PBE, but a real model that holds ethanol together in a short MD run.
@@ -15,12 +16,14 @@ import pytest
 from ase.io import read, write
 
 from conftest import ROOT, run_script
-from schnet_tutorial import tools
+from schnet_tutorial import data
 
 TUT = ROOT / "schnet_tutorial"
-SCRIPT1, SCRIPT2, SCRIPT6 = (
-    TUT / f"{name}.py" for name in ("script1_prepare_data", "script2_train_schnet", "script6_vibrations")
+SCRIPT1, SCRIPT2, SCRIPT7 = (
+    TUT / f"{name}.py" for name in ("script1_prepare_data", "script2_train_schnet", "script7_vibrations")
 )
+# the reduced settings (common.settings.QUICK["script7_vibrations"])
+ARGS = ["--md-steps", "1000", "--correlation-fs", "200"]
 REFERENCE = json.loads((TUT / "data" / "ethanol_pbe_normal_modes.json").read_text())
 RESULT = re.compile(r"^result: freq_mae_cm1=(\S+) freq_max_err_cm1=(\S+) rmsd_A=(\S+)$")
 FIGURES = ("schnet_vibrations_modes.png", "schnet_vibrations_md_spectrum.png")
@@ -35,7 +38,7 @@ def trained(tmp_path_factory):
     """An output folder holding script1's database of 300 frames and a model script2 trained on it."""
     out = tmp_path_factory.mktemp("script6")
     env = {"ML_TUTORIAL_OUTPUT": str(out)}
-    write(str(out / "small.xyz"), tools.read_frames(tools.DATA_FILE, index=":300"), format="extxyz")
+    write(str(out / "small.xyz"), data.read_frames(data.DATA_FILE, index=":300"), format="extxyz")
     res = run_script(SCRIPT1, "--data-file", out / "small.xyz", "--db-path", out / "small.db", env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     res = run_script(SCRIPT2, "--quick", "--db-path", out / "small.db", "--n-test", "50", env=env)
@@ -47,9 +50,9 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def first_run(trained):
     out, env, model = trained
-    res = run_script(SCRIPT6, "--quick", env=env)
+    res = run_script(SCRIPT7, *ARGS, env=env)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    (run_dir,) = (out / "results" / "script6_vibrations").iterdir()
+    (run_dir,) = (out / "results" / "script7_vibrations").iterdir()
     return res, run_dir, digest(run_dir)
 
 
@@ -90,7 +93,7 @@ def test_figures_trajectories_and_mode_movie(first_run, trained):
 def test_two_models_and_a_rerun_keeps_the_earlier_output(first_run, trained):
     _, run_dir, before = first_run
     out, env, model = trained
-    res = run_script(SCRIPT6, "--quick", "--model", model.parent, "--model2", model, env=env)
+    res = run_script(SCRIPT7, *ARGS, "--model-file", model.parent, "--model-file-2", model, env=env)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert digest(run_dir) == before  # the first run's files are untouched
     new = next(p for p in run_dir.parent.iterdir() if p != run_dir and (p / "results.json").is_file())
@@ -113,13 +116,33 @@ def test_two_models_and_a_rerun_keeps_the_earlier_output(first_run, trained):
     "args, message",
     [
         ((), "run script2_train_schnet.py first"),
-        (("--model", "no/such/model"), "model file not found"),
+        (("--model-file", "no/such/model"), "model file not found"),
         (("--md-steps", "100", "--correlation-fs", "1000"), "CORRELATION_FS"),
     ],
 )
 def test_one_line_errors(args, message, tmp_path):
-    res = run_script(SCRIPT6, "--quick", *args, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
+    res = run_script(SCRIPT7, *ARGS, *args, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
     assert res.returncode != 0 and "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and message in lines[-1], res.stderr[-1000:]
-    assert not (tmp_path / "results" / "script6_vibrations").exists()  # nothing written
+    assert not (tmp_path / "results" / "script7_vibrations").exists()  # nothing written
+
+
+def test_a_broken_bond_ends_with_one_line_and_keeps_the_trajectory(trained, tmp_path):
+    """Issue 21: at 5000 K the quick model's MD breaks a bond: md.StabilityMonitor (script3's rule)
+    stops it, the frequencies, figures, results and the trajectory up to there are kept, and the run
+    ends with one line (no 'generator raised StopIteration')."""
+    out, env, _ = trained
+    runs = out / "results" / "script7_vibrations"
+    before = set(runs.iterdir())
+    res = run_script(SCRIPT7, *ARGS, "--temperature-k", "5000", env=env)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the MD of ") and "blew up: bond" in last and "md_model1.traj" in last, last
+    assert RESULT.match(res.stdout.strip().splitlines()[-1])  # the harmonic results stand
+    (run_dir,) = set(runs.iterdir()) - before
+    model = json.loads((run_dir / "results.json").read_text())["models"][0]
+    assert model["md_stopped"].startswith("bond ") and 0 < model["md_steps"] < 1000
+    frames = read(str(run_dir / "md_model1.traj"), ":")
+    assert len(frames) == model["md_steps"] // 20 + 2  # every 20th step, then the broken geometry
+    assert all((run_dir / f).is_file() for f in FIGURES)

@@ -280,12 +280,13 @@ for prefix, m in zip(("", "model2_"), models):
         f"{m['max_err']:.2f}",
     )
     result[f"{prefix}rmsd_A"] = f"{m['rmsd']:.4f}"
-keys = (
-    "label path matched mae max_err rmsd force_mae bonds md_steps temperature drift_mev md_broke traj".split()
-)
+keys = {"label": "label", "path": "path", "model_cm1": "matched", "mae_cm1": "mae", "max_err_cm1": "max_err",
+        "rmsd_A": "rmsd", "test_force_mae_kcal_mol_A": "force_mae", "bonds_A": "bonds",
+        "md_steps": "md_steps", "md_temperature_K": "temperature", "drift_meV_per_atom": "drift_mev",
+        "md_stopped": "md_broke", "trajectory": "traj"}  # fmt: skip
 bond_names = [f"{symbols[i]}{i}-{symbols[j]}{j}" for i, j in bonds]
 details = {"reference": REFERENCE, "mode_names": names, "pbe_cm1": pbe_freqs.round(2), "bonds": bond_names}
-details["models"] = [{key: m[key] for key in keys} for m in models]
+details["models"] = [{name: m[key] for name, key in keys.items()} for m in models]
 record.finish(run_dir, result, details)
 broken = [m for m in models if m["md_broke"]]
 if broken:

@@ -19,11 +19,13 @@ from common.training import evaluate, predict, stop_if_diverged
 
 # %% Settings: edit these, or override them on the command line (--n-seeds 3 --epochs 500)
 N_TRAIN = 10  # training points
-R_MIN, R_MAX = 0.9, 2.0  # range of the training points (sigma)
+R_MIN = 0.9  # the data start at this distance (sigma) ...
+R_MAX = 2.0  # ... and end at this one (sigma)
 R_EXTRAPOLATE = 3.0  # unseen points up to here (sigma)
 NOISE = 0.0  # std of noise added to the energies (epsilon); our data is exact
 N_BASIS = 40  # Gaussian basis functions ...
-BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres spread over this range (sigma)
+BASIS_MIN = 0.9  # the Gaussians' centres spread from this distance (sigma) ...
+BASIS_MAX = 3.0  # ... to this one (sigma)
 WIDTH = 40  # neurons per hidden layer
 DEPTH = 4  # hidden layers
 ACTIVATION = "gelu"  # gelu, relu, tanh, silu or softplus

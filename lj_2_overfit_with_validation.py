@@ -21,11 +21,13 @@ from common.training import evaluate, predict, stop_if_diverged
 
 # %% Settings: edit these, or override them on the command line (--patience 50)
 N_POINTS = 60  # all points, split 60/20/20
-R_MIN, R_MAX = 0.95, 3.0  # sigma
+R_MIN = 0.95  # the data start at this distance (sigma) ...
+R_MAX = 3.0  # ... and end at this one (sigma)
 NOISE = 0.05  # std of noise on E (epsilon): a little, so that overfitting shows
 SPLIT_SEED = 0  # fixed: the same split every run
 N_BASIS = 40  # Gaussian basis functions
-BASIS_MIN, BASIS_MAX = 0.9, 3.0  # sigma
+BASIS_MIN = 0.9  # the Gaussians' centres spread from this distance (sigma) ...
+BASIS_MAX = 3.0  # ... to this one (sigma)
 WIDTH = 40  # neurons per hidden layer
 DEPTH = 4  # hidden layers
 ACTIVATION = "gelu"

@@ -29,11 +29,13 @@ from common.training import (
 
 # %% Settings: edit these, or override them on the command line (--learning-rate 0.01)
 N_TRAIN = 60  # training points (validation and test sets: N_TRAIN // 3 each)
-R_MIN, R_MAX = 0.95, 3.0  # sigma
+R_MIN = 0.95  # the data start at this distance (sigma) ...
+R_MAX = 3.0  # ... and end at this one (sigma)
 NOISE = 0.0  # std of noise on E (epsilon)
 DESCRIPTOR = "gaussian"  # "gaussian" or "one_hot"
 N_BASIS = 40  # Gaussian basis functions or one-hot bins
-BASIS_MIN, BASIS_MAX = 0.9, 3.0  # sigma
+BASIS_MIN = 0.9  # the Gaussians' centres spread from this distance (sigma) ...
+BASIS_MAX = 3.0  # ... to this one (sigma)
 WIDTH = 40  # neurons per hidden layer
 DEPTH = 4  # hidden layers
 ACTIVATION = "gelu"  # gelu, relu, tanh, silu, softplus

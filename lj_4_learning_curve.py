@@ -23,9 +23,11 @@ from common.sweeps import mse_of, train_many
 TRAIN_SIZES = [10, 20, 40, 80, 160, 320]  # training set sizes N (points)
 N_SEEDS = 8  # repeats: random training sets (and initial weights) per size, >= 2 for a spread
 N_VAL = 500  # unseen points that measure each model
-R_MIN, R_MAX = 0.9, 2.0  # range of the data (sigma)
+R_MIN = 0.9  # the data start at this distance (sigma) ...
+R_MAX = 2.0  # ... and end at this one (sigma)
 NOISE = 0.0  # std of noise on the training energies (epsilon)
-BASIS_MIN, BASIS_MAX = 0.9, 3.0  # the Gaussian basis spans this range (sigma)
+BASIS_MIN = 0.9  # the Gaussians' centres spread from this distance (sigma) ...
+BASIS_MAX = 3.0  # ... to this one (sigma)
 SMALL = (10, 8, 1)  # small model: Gaussian basis functions, width, depth (hidden layers)
 LARGE = (40, 40, 4)  # large model: lj_1's 6,601-parameter network
 EPOCHS = 1000  # full-batch Adam steps per model

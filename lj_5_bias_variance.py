@@ -19,11 +19,13 @@ from common.sweeps import mse_of, predictions, train_many
 
 # %% Settings: edit these, or override them on the command line (--n-seeds 3 --widths 2,8,32)
 N_TRAIN = 20  # training points (the fixed, small amount of data)
-R_MIN, R_MAX = 0.95, 2.5  # range of the data (sigma)
+R_MIN = 0.95  # the data start at this distance (sigma) ...
+R_MAX = 2.5  # ... and end at this one (sigma)
 NOISE = 0.02  # std of noise on the training energies (epsilon)
 N_VAL = 500  # unseen points (exact energies) that measure each model
 N_BASIS = 40  # Gaussian basis functions ...
-BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres over this range (sigma)
+BASIS_MIN = 0.9  # the Gaussians' centres spread from this distance (sigma) ...
+BASIS_MAX = 3.0  # ... to this one (sigma)
 DEPTH = 2  # hidden layers
 WIDTHS = [1, 2, 4, 8, 16, 32, 64, 128]  # model sizes: neurons per hidden layer
 L2_STRENGTHS = [0.0, 1e-4, 1e-3, 1e-2]  # lambda; 0 = no regularization

@@ -27,9 +27,11 @@ from common.training import evaluate, make_optimizer, train_epoch
 
 # %% Settings: edit these, or override them on the command line (--learning-rate 0.05)
 N_TRAIN = 40  # training points, evenly spaced
-R_MIN, R_MAX = 0.9, 2.0  # sigma
+R_MIN = 0.9  # the data start at this distance (sigma) ...
+R_MAX = 2.0  # ... and end at this one (sigma)
 N_BASIS = 40  # Gaussian basis functions ...
-BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres over this range (sigma)
+BASIS_MIN = 0.9  # the Gaussians' centres spread from this distance (sigma) ...
+BASIS_MAX = 3.0  # ... to this one (sigma)
 WIDTH = 20  # neurons per hidden layer
 DEPTH = 2  # hidden layers
 STEPS = 1500  # optimizer steps for each method

@@ -35,10 +35,12 @@ from common.training import evaluate, fit
 
 # %% Settings: edit these, or override them on the command line (--n-random 8 --top-k 2)
 N_TRAIN = 90  # training points; validation and test sets have N_TRAIN // 3 each
-R_MIN, R_MAX = 0.95, 2.5  # sigma
+R_MIN = 0.95  # the data start at this distance (sigma) ...
+R_MAX = 2.5  # ... and end at this one (sigma)
 NOISE = 0.0  # std of noise on E (epsilon)
 N_BASIS = 40  # Gaussian basis functions ...
-BASIS_MIN, BASIS_MAX = 0.9, 3.0  # ... with centres over this range (sigma)
+BASIS_MIN = 0.9  # the Gaussians' centres spread from this distance (sigma) ...
+BASIS_MAX = 3.0  # ... to this one (sigma)
 GRID_LEARNING_RATE = [1e-3, 1e-2]  # grid search: every combination of these values
 GRID_WIDTH = [8, 32]
 GRID_DEPTH = [1, 3]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,7 @@ RULES: dict[str, Rule] = {
                    "N_THREADS SURFACE_STEPS SCREEN_EPOCHS TOP_K FULL_EPOCHS NOISY_RUNS"),
     **named(INT_0, "N_TEST SPLIT_SEED SEED N_RANDOM"),
     **named(POSITIVE, "R_MIN R_MAX R_EXTRAPOLATE LEARNING_RATE ADAM_LEARNING_RATE SURFACE_LEARNING_RATE"),
-    **named(NON_NEGATIVE, "NOISE WEIGHT_DECAY SURFACE_NOISE"),
+    **named(NON_NEGATIVE, "NOISE L2 SURFACE_NOISE"),
     **named(ANY_NUMBER, "BASIS_MIN BASIS_MAX"),
     "DESCRIPTOR": choice("gaussian", "one_hot"), "ACTIVATION": choice(*ACTIVATIONS),
     "OPTIMIZER": choice(*OPTIMIZERS), "MOMENTUM": FRACTION, "DEVICE": DEVICE,
@@ -143,7 +144,7 @@ RULES: dict[str, Rule] = {
     # SchNet: data (script1) and training (script2; script4-6 train with the same pipeline)
     "SOURCE": choice("bundled", "md17", "rmd17"), "FORCE": FLAG, "PROGRESS_BAR": FLAG, "WRITE_GIF": FLAG,
     **named(INT_1, "N_FEATURES N_INTERACTIONS N_RBF VAL_EVERY DEVICES NUM_NODES MD_STEPS N_LADDER N_WORKERS "
-                   "FIT_UP_TO AL_START AL_BATCH AL_ROUNDS AL_STEPS"),
+                   "FIT_UP_TO AL_START AL_BATCH AL_ROUNDS"),
     **named(INT_2, "COMMITTEE N_BINS"), "RELABEL": INT_0,
     "N_FILTERS": INT_0, "CUTOFF": POSITIVE, "MODEL": choice(*MODELS), "MODELS": choice_list(*MODELS),
     "LOSS": choice("mse", "l1"), "LADDER": choice("short", "full", "none"),
@@ -172,6 +173,8 @@ RELATIONS = [
     (("BASIS_MIN", "BASIS_MAX"), lambda a, b: a < b, "need BASIS_MIN < BASIS_MAX, got {} and {}"),
     *[((name,), lambda r: r[0] <= r[1], name + " must be (low, high) with low <= high, got {}")
       for name in ("LEARNING_RATE_RANGE", "WIDTH_RANGE", "DEPTH_RANGE", "L2_RANGE")],
+    (("VAL_EVERY", "EPOCHS"), lambda v, e: v <= e,
+     "VAL_EVERY ({}) must be at most EPOCHS ({}): no validation would run, and no model be kept"),
     (("ENERGY_WEIGHT", "FORCE_WEIGHT"), lambda e, f: e + f > 0,
      "ENERGY_WEIGHT and FORCE_WEIGHT must not both be 0, got {} and {}"),
     (("CORRELATION_FS", "MD_STEPS", "TIMESTEP_FS"), lambda c, n, dt: c <= n * dt / 2,
@@ -191,17 +194,18 @@ QUICK: dict[str, dict] = {
                                    "FULL_EPOCHS": 40},
     "script1_prepare_data": {},
     # script2: a model in 2 s that still runs script3's 100 quick MD steps without breaking a bond
-    "script2_train_schnet": {"N_TRAIN": 200, "N_VAL": 50, "N_TEST": 200, "EPOCHS": 5, "N_FEATURES": 16,
+    "script2_train_schnet": {"N_TRAIN": 200, "N_VAL": 50, "N_TEST": 0, "EPOCHS": 5, "N_FEATURES": 16,
                              "N_FILTERS": 0, "N_INTERACTIONS": 1},
     "script3_run_md": {"MD_STEPS": 100},
     # script4: a SchNet curve of 2 sizes and the 4 short rungs on the larger one, seconds each
     "script4_learning_curve": {"MODELS": ["schnet"], "TRAIN_SIZES": [10, 100], "SETS_PER_SIZE": [2, 1],
                                "STEPS": 150, "N_VAL": 20, "N_TEST": 50, "N_LADDER": 100},
     "script7_vibrations": {"MD_STEPS": 1000, "CORRELATION_FS": 200.0},
-    # script5: committees of 2 small trainings, one round of active learning, 100 MD steps
+    # script5: a committee of 2 small trainings, 100 MD steps; script6: one round of active learning
     "script5_uncertainty": {"COMMITTEE": 2, "N_TRAIN": 200, "STEPS": 150, "N_TEST": 200, "N_VAL": 50,
-                            "MD_STEPS": 100, "AL_START": 20, "AL_BATCH": 20, "AL_ROUNDS": 1, "AL_SEEDS": 1,
-                            "AL_STEPS": 100},
+                            "MD_STEPS": 100},
+    "script6_active_learning": {"COMMITTEE": 2, "STEPS": 100, "N_TEST": 200, "N_VAL": 50, "AL_START": 20,
+                                "AL_BATCH": 20, "AL_ROUNDS": 1, "N_SEEDS": 1, "MD_STEPS": 100},
 }
 # fmt: on
 
@@ -240,6 +244,21 @@ def setup(namespace: dict, script: str) -> None:
     _SETTINGS.update({name: namespace[name] for name in settings_of(namespace)})
     check_writable()
     _limit_threads(namespace.get("N_THREADS", 1))
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _missing_setting_hook
+
+
+def _missing_setting_hook(kind, exc, tb):
+    """A setting's line deleted from the top of a script: one line that says so, not a traceback."""
+    name = getattr(exc, "name", "") or ""
+    if issubclass(kind, NameError) and name.isupper():
+        print(
+            f"error: the setting {name} is not defined: put its line ({name} = ...) back into the settings "
+            "at the top of the script (the project's copy on the website or in git has it)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    sys.__excepthook__(kind, exc, tb)
 
 
 def quick_settings() -> bool:
@@ -298,13 +317,34 @@ def option(name: str) -> str:
 
 
 def usage(namespace: dict, script: str) -> str:
+    """--help: every setting with its value, what values it takes, and the comment it has at the top
+    of the script (its unit)."""
     lines = [
-        f"{script}: settings (edit them at the top of the script, or --name value here);"
-        " --quick: reduced settings"
+        f"{script}: settings (edit them at the top of the script, or --name value here; a list as "
+        "--name 10 20 40 or --name 10,20,40); --quick: reduced settings"
     ]
+    comments = setting_comments(namespace.get("__file__"))
     for name in settings_of(namespace):
-        lines.append(f"  {option(name):28s} {namespace[name]!r}")
+        rule = RULES.get(name)
+        lines.append(f"  {option(name):26s} {namespace[name]!r}  ({describe(rule)})")
+        if comments.get(name):
+            lines.append(f"  {'':26s} {comments[name]}")
     return "\n".join(lines)
+
+
+def setting_comments(file) -> dict[str, str]:
+    """{name: the comment on its line} of a script's settings (none without the file: a notebook)."""
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, TypeError):
+        return {}
+    found = {}
+    for line in text.splitlines():
+        match = re.match(r"^([A-Z][A-Z0-9_, ]*) = .*?#\s*(.+)$", line)
+        if match:
+            for name in match.group(1).split(","):
+                found[name.strip()] = match.group(2).strip()
+    return found
 
 
 def convert(text: str, rule: Rule | None, default):
@@ -322,7 +362,8 @@ def convert(text: str, rule: Rule | None, default):
         return float(text)
     if kind in (list, tuple):
         item = rule.item if rule else (type(default[0]) if default else str)
-        return kind(item(s) for s in text.split(",") if s.strip())
+        parts = re.split(r"[,\s]+", text.strip().strip("[]()"))
+        return kind(item(p.strip("'\"")) for p in parts if p.strip())
     return text
 
 
@@ -346,6 +387,9 @@ def apply_overrides(namespace: dict, argv: list[str], script: str) -> list[str]:
                 fail(f"option {arg} needs a value")
             i += 1
             value = argv[i]
+            while is_list(rules.get(name)) and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                i += 1  # a list: --train-sizes 10 20 40
+                value += "," + argv[i]
         try:
             namespace[name] = convert(value, rules.get(name), namespace[name])
         except ValueError:
@@ -353,6 +397,10 @@ def apply_overrides(namespace: dict, argv: list[str], script: str) -> list[str]:
         changed.append(name)
         i += 1
     return changed
+
+
+def is_list(rule: Rule | None) -> bool:
+    return rule is not None and rule.kind in (list, tuple)
 
 
 def describe(rule: Rule | None) -> str:

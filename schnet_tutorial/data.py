@@ -9,10 +9,13 @@ split                               the one split into training, validation and 
 """
 
 from schnet_tutorial import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
+import contextlib
 import gzip
 import hashlib
 import io
 import json
+import os
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +62,7 @@ def build_database(frames, db_path) -> None:
         fail(f"the frames need an energy (eV) and forces (eV/Å): {first_line(exc)}")
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = db_path.with_name(db_path.stem + ".tmp.db")
+    tmp = db_path.with_name(f"{db_path.stem}.tmp{os.getpid()}.db")  # this run's own
     tmp.unlink(missing_ok=True)
     data = spk.data.ASEAtomsData.create(
         str(tmp), distance_unit="Ang", property_unit_dict={"energy": "eV", "forces": "eV/Ang"}
@@ -72,6 +75,44 @@ def build_database(frames, db_path) -> None:
     except Exception as exc:  # a full disk (SQLite: "database or disk is full"), a folder made read-only
         tmp.unlink(missing_ok=True)
         fail(f"cannot write {db_path} ({first_line(exc)}): free some disk space or set DB_PATH elsewhere")
+
+
+@contextlib.contextmanager
+def building(db_path):
+    """Only one script1 builds a database at a time: a lock file beside it holds the builder's
+    process id; a second run stops with one line (a lock of a process that is gone is taken over)."""
+    lock = Path(db_path).with_name(Path(db_path).name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            with open(lock, "x", encoding="utf-8") as fh:
+                fh.write(str(os.getpid()))
+            break
+        except FileExistsError:
+            if _process_alive(lock):
+                fail(f"another script1 is building {db_path} right now: wait until it has finished")
+            lock.unlink(missing_ok=True)  # left by a run that was killed
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _process_alive(lock: Path) -> bool:
+    try:
+        pid = int(lock.read_text(encoding="utf-8").strip())
+        os.kill(pid, 0)
+        return pid != os.getpid()
+    except (OSError, ValueError):
+        return False
+
+
+def read_stamp(db_path) -> dict | None:
+    """The source a database was built from (see source_stamp), or None."""
+    try:
+        return json.loads(_stamp_file(db_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def _stamp_file(db_path) -> Path:
@@ -99,24 +140,30 @@ def source_stamp(path) -> dict:
 def _open_database(db_path):
     """(connection, unit factors to eV and Å) of a SchNetPack database; one-line error if it is not one."""
     db_path = Path(db_path)
+    if db_path.suffix != ".db" and db_path.is_file():
+        fail(
+            f"{db_path} is not a SchNetPack database (.db): to train on a data file, build the database "
+            f"with script1_prepare_data.py --data-file {db_path}, then use its .db (DB_PATH)"
+        )
     if not db_path.is_file():
         fail(f"database {db_path} not found: run script1_prepare_data.py first")
     try:
         conn = connect(str(db_path), type="db", use_lock_file=False)
-        meta = conn.metadata
-        units = meta["_property_unit_dict"]
-        scale = {
-            "energy": convert_units(units["energy"], "eV"),
-            "forces": convert_units(units["forces"], "eV/Ang"),
-            "R": convert_units(meta.get("_distance_unit", "Ang"), "Ang"),
-        }
-        if conn.count() == 0:
-            fail(f"database {db_path} is empty: rebuild it with script1_prepare_data.py --force true")
+        meta, count = conn.metadata, conn.count()
     except Exception as exc:
         fail(
             f"cannot read database {db_path} ({first_line(exc)}): rebuild it with "
             "script1_prepare_data.py --force true"
         )
+    if count == 0 or "_property_unit_dict" not in meta:
+        what = "is empty" if count == 0 else "has no units: it was not made by script1"
+        fail(f"database {db_path} {what}: rebuild it with script1_prepare_data.py --force true")
+    units = meta["_property_unit_dict"]
+    scale = {
+        "energy": convert_units(units["energy"], "eV"),
+        "forces": convert_units(units["forces"], "eV/Ang"),
+        "R": convert_units(meta.get("_distance_unit", "Ang"), "Ang"),
+    }
     return conn, scale
 
 
@@ -212,11 +259,14 @@ def split(n_frames: int, n_train: int, n_val: int, n_test: int = 0, seed: int = 
 
 
 def database_fingerprint(db_path) -> str:
-    """A short hash of what a database holds (atoms, positions, energies, forces): a model's split
-    indexes the frames of the database it was trained on, and of no other (script3 checks it)."""
-    conn, _ = _open_database(db_path)
+    """A short hash of what a database holds (atoms, positions, energies, forces, in order): a model's
+    split indexes the frames of the database it was trained on, and of no other (script3 checks it).
+    Read straight from ASE's SQLite table: milliseconds, where reading every row through ASE takes a
+    second."""
+    _open_database(db_path)  # one-line errors for a missing or foreign file
     digest = hashlib.sha1()
-    for row in conn.select():
-        for array in (row.numbers, row.positions, row.data["energy"], row.data["forces"]):
-            digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
+    with contextlib.closing(sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)) as conn:
+        for row in conn.execute("SELECT numbers, positions, data FROM systems ORDER BY id"):
+            for value in row:
+                digest.update(value if isinstance(value, bytes) else str(value).encode())
     return digest.hexdigest()[:16]

@@ -19,8 +19,8 @@ from ase.data import covalent_radii
 from ase.db import connect
 from schnetpack.units import convert_units
 
-from common.settings import fail
-from schnet_tutorial.data import DATA_FILE, molecule_inputs, read_frames
+from common.settings import fail, warn
+from schnet_tutorial.data import DATA_FILE, count_frames, database_fingerprint, molecule_inputs, read_frames
 from schnet_tutorial.model_files import INFO_FILE, model_cutoff
 
 
@@ -103,23 +103,33 @@ def start_geometry(start: str, model_path: Path, seed: int = 0):
         info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
         test_idx = np.load(folder / "split.npz")["test_idx"]
         db = Path(info["database"])
-        k = int(rng.choice(test_idx))
-        conn = connect(str(db), type="db", use_lock_file=False)
-        row = conn.get(id=k + 1)
-        atoms = row.toatoms()
-        try:
-            to_ev = convert_units(conn.metadata["_property_unit_dict"]["forces"], "eV/Ang")
-            atoms.info["reference_forces_eV_A"] = np.asarray(row.data["forces"], dtype=float) * to_ev
-        except Exception:  # a database without forces: no unit check
-            pass
-        return atoms, f"{db.name}, frame {k} (test set: not used in training)"
-    except Exception:  # no model_info/split, or the database moved: fall back to the bundled data
-        frames = read_frames(DATA_FILE)
-        k = int(rng.integers(len(frames)))
-        return (
-            _with_reference(frames[k]),
-            f"{DATA_FILE.name}, frame {k} (the model's own test frames were not found)",
+    except Exception:  # no model_info/split (e.g. spktrain's): a bundled frame
+        return _bundled_frame(rng, "the model's own test frames are not known")
+    if not db.is_file():
+        return _bundled_frame(rng, f"the model's database {db} is gone")
+    k = int(rng.choice(test_idx))
+    same = info.get("database_fingerprint") == database_fingerprint(db)
+    if not same:  # rebuilt from other data since: the split indexes frames it no longer holds
+        warn(
+            f"{db.name} was rebuilt from other data since the model {folder.name} was trained: its test "
+            "frames are not known, so the start frame may be one it trained on"
         )
+        k = int(rng.integers(count_frames(db)))
+    conn = connect(str(db), type="db", use_lock_file=False)
+    row = conn.get(id=k + 1)
+    atoms = row.toatoms()
+    try:
+        to_ev = convert_units(conn.metadata["_property_unit_dict"]["forces"], "eV/Ang")
+        atoms.info["reference_forces_eV_A"] = np.asarray(row.data["forces"], dtype=float) * to_ev
+    except Exception:  # a database without forces: no unit check
+        pass
+    return atoms, f"{db.name}, frame {k}" + (" (test set: not used in training)" if same else "")
+
+
+def _bundled_frame(rng, why: str):
+    frames = read_frames(DATA_FILE)
+    k = int(rng.integers(len(frames)))
+    return _with_reference(frames[k]), f"{DATA_FILE.name}, frame {k} ({why})"
 
 
 def _with_reference(atoms):

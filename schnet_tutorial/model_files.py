@@ -38,27 +38,34 @@ from schnet_tutorial.data import count_frames, database_fingerprint
 MODEL_FILE, INFO_FILE = "best_model", "model_info.json"
 
 
-def new_folder(base, name: str) -> Path:
-    """A new folder base/name (name_2, ... if taken). With several GPUs or nodes only the first
-    process makes it; the others get a temporary folder (they write nothing that is kept)."""
+def new_model_folder(name: str, models_dir=None, runs_dir=None) -> Path:
+    """A new model folder models_dir/name (name_2, ... if taken, also in ``runs_dir``: the model and its
+    TensorBoard run share one name). If the script ends before model_info.json is written (an
+    error, Ctrl-C), the folder and its TensorBoard run are removed: nothing half-finished is left.
+    With several GPUs or nodes only the first process makes it; the others get a temporary folder."""
     if rank_zero_only.rank != 0:
         folder = Path(tempfile.mkdtemp(prefix=f"rank{rank_zero_only.rank}_"))
         atexit.register(shutil.rmtree, folder, True)
         return folder
-    return new_run_dir(Path(base), name)
-
-
-def _remove_if_unfinished(folder: Path) -> None:
-    if folder.is_dir() and not (folder / INFO_FILE).is_file():
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def new_model_folder(name: str, models_dir=None) -> Path:
-    """A new model folder under models/ (new_folder). If the script ends before model_info.json is
-    written (an error, Ctrl-C), the folder is removed: no half-finished model is left behind."""
-    folder = new_folder(MODELS_DIR if models_dir is None else models_dir, name)
-    atexit.register(_remove_if_unfinished, folder)
+    base = Path(MODELS_DIR if models_dir is None else models_dir)
+    k = 1
+    while True:
+        candidate = name if k == 1 else f"{name}_{k}"
+        if runs_dir is None or not (Path(runs_dir) / candidate).exists():
+            folder = new_run_dir(base, candidate)
+            if folder.name == candidate:
+                break
+            folder.rmdir()  # taken in the meantime
+        k += 1
+    atexit.register(_remove_if_unfinished, folder, runs_dir)
     return folder
+
+
+def _remove_if_unfinished(folder: Path, runs_dir=None) -> None:
+    if not (folder / INFO_FILE).is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        if runs_dir is not None:
+            shutil.rmtree(Path(runs_dir) / folder.name, ignore_errors=True)
 
 
 def keep_elsewhere(model_dir, exc: OSError, model=None) -> None:
@@ -130,14 +137,23 @@ def save_model_info(
 
 def newest_model(models_dir=MODELS_DIR) -> Path:
     """The most recent finished model of script2 (its folder has best_model and model_info.json)."""
-    found = [p / MODEL_FILE for p in Path(models_dir).glob("*") if (p / INFO_FILE).is_file()]
-    found = [p for p in found if p.is_file() and _model_info(p.parent).get("learned", True)]
+    found = _finished_models(models_dir)
     if not found:
         fail(
             f"no trained model in {models_dir}: run script2_train_schnet.py first, or set MODEL_FILE "
             "(--model-file PATH) to a SchNetPack model file"
         )
-    return max(found, key=lambda p: (p.parent / INFO_FILE).stat().st_mtime)
+    return max(found, key=_finished_time)
+
+
+def _finished_models(models_dir) -> list[Path]:
+    """The model files of finished trainings in ``models_dir`` that learned something."""
+    found = [p / MODEL_FILE for p in Path(models_dir).glob("*") if (p / INFO_FILE).is_file()]
+    return [p for p in found if p.is_file() and _model_info(p.parent).get("learned", True)]
+
+
+def _finished_time(model_file: Path) -> float:
+    return (model_file.parent / INFO_FILE).stat().st_mtime
 
 
 def load_model(path, device: str = "cpu"):
@@ -158,7 +174,12 @@ def load_model(path, device: str = "cpu"):
             warnings.simplefilter("ignore")
             model = torch.load(str(path), map_location=device, weights_only=False)
     except Exception as exc:  # torch.load raises many kinds (UnpicklingError, RuntimeError, ...)
-        fail(f"{path} is not a SchNetPack model file ({type(exc).__name__}: {first_line(exc)})")
+        others = [p for p in _finished_models(path.parent.parent) if p.parent != path.parent]
+        older = f"; an older model: --model-file {shown(max(others, key=_finished_time))}" if others else ""
+        fail(
+            f"{path} is not a SchNetPack model file, or it is broken (e.g. cut off by a full disk; "
+            f"{type(exc).__name__}: {first_line(exc)}): train it again, or delete its folder{older}"
+        )
     if isinstance(model, spk.task.AtomisticTask):
         model = model.model
     if isinstance(model, dict) and "state_dict" in model:
@@ -270,6 +291,11 @@ def check_model(model_path, model, atoms, energy_unit: str = "eV", what: str = "
             f"of {molecules[0]} (START, --start)"
         )
     info = _model_info(folder)
+    if info.get("quick"):
+        warn(
+            f"the model {label} was trained with the reduced settings (--quick): a quick look, not a result "
+            "to judge the method by"
+        )
     if info.get("interrupted"):
         done, planned = info.get("results", {}).get("epochs_done"), info.get("settings", {}).get("EPOCHS")
         warn(

@@ -111,7 +111,7 @@ def build_task(s: dict, model):
     learning-rate schedule."""
     outputs = []
     for name, weight in (("energy", s["ENERGY_WEIGHT"]), ("forces", s["FORCE_WEIGHT"])):
-        metric = {"MAE": torchmetrics.MeanAbsoluteError()}
+        metric = {"MAE_eV" if name == "energy" else "MAE_eV_per_A": torchmetrics.MeanAbsoluteError()}
         loss_fn = {"mse": torch.nn.MSELoss(), "l1": torch.nn.L1Loss()}[s["LOSS"]]
         outputs.append(spk.task.ModelOutput(name, loss_fn=loss_fn, loss_weight=weight, metrics=metric))
         outputs[-1].metrics["train"] = {}
@@ -164,12 +164,14 @@ class Interruptible:
 interruptible = Interruptible
 
 
-def best_loss(checkpoint, trainer, interrupted: bool, model_dir) -> float:
-    """The best validation loss; one-line error (nothing saved) if there is none or it is not finite."""
+def best_loss(checkpoint, trainer, interrupted: bool, model_dir, remove: bool = True) -> float:
+    """The best validation loss; one-line error if there is none or it is not finite (``remove``: and
+    the model folder is removed: nothing is saved)."""
     best = float("nan" if checkpoint.best_model_score is None else checkpoint.best_model_score)
     if math.isfinite(best):
         return best
-    shutil.rmtree(model_dir, ignore_errors=True)
+    if remove:
+        shutil.rmtree(model_dir, ignore_errors=True)
     check(not interrupted, "training interrupted (Ctrl-C) before its first validation: nothing was saved")
     if checkpoint.best_model_score is None:
         fail(
@@ -264,7 +266,7 @@ def train(settings: dict, folder, train_idx, val_idx, test_idx) -> dict:
     if run.interrupted:
         raise SystemExit(130)  # Ctrl-C: no result (the training is done again next time)
     train_s = time.perf_counter() - t_train
-    best = best_loss(checkpoint, trainer, False, folder)
+    best = best_loss(checkpoint, trainer, False, folder, remove=False)  # (workers.py keeps its log there)
     _, _, errors = test_model(model_file, test_data)
     results = {
         **errors,

@@ -8,6 +8,7 @@ This script is the lecture's step 1 (Data); script2 does steps 2-4 (model, cost 
 
 from schnet_tutorial import data  # isort: skip (first: it quiets SchNetPack's import)
 import contextlib
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -20,7 +21,7 @@ from schnetpack.datasets import MD17, rMD17
 
 from common.plotting import save_figure, show
 from common.runs import DATABASE
-from common.settings import check_writable, fail, first_line, setup
+from common.settings import check_writable, fail, first_line, setup, warn
 
 # %% Settings: edit these, or override them on the command line (--source md17 --force true)
 SOURCE = "bundled"  # "bundled" (offline), "md17" or "rmd17" (downloaded by schnetpack.datasets)
@@ -48,18 +49,20 @@ if SOURCE == "bundled":
 else:
     stamp = {"dataset": SOURCE, **(data.source_stamp(MD17_FILE) if MD17_FILE else {})}
 
-if data.database_is_current(db, stamp) and not FORCE:
-    print(f"database {db} is up to date (FORCE = True, --force true, rebuilds it)")
-elif SOURCE == "bundled":
-    print(f"building {db} from {data_file}")
-    data.build_database(data.read_frames(data_file), db)
-    data.write_stamp(db, stamp)
-else:  # SchNetPack downloads with urllib's urlretrieve: MD17_FILE replaces it by a copy
-    print(f"building {db} from {MD17_FILE or SOURCE.upper() + ' (download)'}")
-    db.parent.mkdir(parents=True, exist_ok=True)
-    tmp = db.with_name(db.stem + ".tmp.db")
+
+def build(db, stamp):
+    """The database from the bundled file, or from MD17/rMD17 through schnetpack.datasets."""
+    if SOURCE == "bundled":
+        print(f"building {db} from {data_file}")
+        data.build_database(data.read_frames(data_file), db)
+        data.write_stamp(db, stamp)
+        return
+    print(f"building {db} from {MD17_FILE or SOURCE.upper() + ' (download)'}")  # SchNetPack downloads with
+    tmp = db.with_name(
+        f"{db.stem}.tmp{os.getpid()}.db"
+    )  # urllib's urlretrieve: MD17_FILE replaces it by a copy
     tmp.unlink(missing_ok=True)
-    copy = lambda url, filename: shutil.copyfile(MD17_FILE, filename)
+    copy = lambda url, filename: shutil.copyfile(MD17_FILE, filename)  # noqa: E731
     socket.setdefaulttimeout(30)  # a dead network fails after 30 s, not never
     try:
         with mock.patch.object(request, "urlretrieve", copy) if MD17_FILE else contextlib.nullcontext():
@@ -72,6 +75,18 @@ else:  # SchNetPack downloads with urllib's urlretrieve: MD17_FILE replaces it b
     tmp.replace(db)
     data.write_stamp(db, stamp)
 
+
+old_stamp = data.read_stamp(db) if db.is_file() else None
+if data.database_is_current(db, stamp) and not FORCE:
+    print(f"database {db} is up to date (FORCE = True, --force true, rebuilds it)")
+else:
+    if old_stamp and old_stamp != stamp:  # trained models keep their split: it no longer fits
+        warn(
+            f"replacing {db.name}, built from {old_stamp.get('source') or old_stamp.get('dataset')}: models "
+            "trained on it still run, but their test frames are no longer known (script3 says so)"
+        )
+    with data.building(db):  # one build at a time
+        build(db, stamp)
 # %% 5 Look at the result
 # The printed summary: frames, atoms, the energy range and the mean force, with units. The figure
 # shows the spread of the potential energy over the frames: about 1 eV at 500 K around a mean of

@@ -24,7 +24,8 @@ from common.runs import DATABASE, MODELS_DIR, RUNS_DIR, settings_name
 from common.settings import check, check_writable, settings_used, setup
 
 # %% Settings: edit these, or override them on the command line (--epochs 20 --model painn)
-N_TRAIN, N_VAL = 1000, 500  # frames for training and validation
+N_TRAIN = 1000  # frames for training
+N_VAL = 500  # frames for validation (the best epoch on them is kept)
 N_TEST = 0  # frames for the test, from the rest (0 = all the rest)
 EPOCHS = 30  # passes over the training set
 TIME_BUDGET_S = 0.0  # > 0: stop training after this many seconds (results then depend on the machine)
@@ -36,7 +37,8 @@ CUTOFF = 5.0  # Å: atoms closer than this exchange messages
 N_RBF = 20  # Gaussian radial basis functions between 0 and CUTOFF
 ACTIVATION = "silu"  # "silu" (x sigmoid(x)), "ssp" (shifted softplus, the SchNet paper's), or gelu, tanh ...
 LOSS = "mse"  # "mse": mean squared errors; "l1": mean absolute errors (the test's own measure)
-ENERGY_WEIGHT, FORCE_WEIGHT = 0.01, 0.99  # weights of the energy (eV²) and force (eV²/Å²) errors
+ENERGY_WEIGHT = 0.01  # weight of the energy errors (eV²) in the cost
+FORCE_WEIGHT = 0.99  # weight of the force errors (eV²/Å²) in the cost
 LEARNING_RATE = 1e-2  # start value (AdamW); 2e-2 is already too large here
 LR_SCHEDULE = "cosine"  # "cosine": decays to LR_FINAL x LEARNING_RATE over the epochs; "constant"
 LR_FINAL = 0.01
@@ -124,7 +126,7 @@ print(
 # cost a quarter of the training time.
 outputs = []
 for name, weight in (("energy", ENERGY_WEIGHT), ("forces", FORCE_WEIGHT)):
-    metric = {"MAE": torchmetrics.MeanAbsoluteError()}
+    metric = {"MAE_eV" if name == "energy" else "MAE_eV_per_A": torchmetrics.MeanAbsoluteError()}
     loss_fn = {"mse": torch.nn.MSELoss(), "l1": torch.nn.L1Loss()}[LOSS]
     outputs.append(spk.task.ModelOutput(name, loss_fn=loss_fn, loss_weight=weight, metrics=metric))
     outputs[-1].metrics["train"] = {}
@@ -146,9 +148,8 @@ task = spk.task.AtomisticTask(
     scheduler_cls=torch.optim.lr_scheduler.CosineAnnealingLR if LR_SCHEDULE == "cosine" else None,
     scheduler_args={"T_max": EPOCHS, "eta_min": LR_FINAL * LEARNING_RATE},
 )
-model_dir = model_files.new_model_folder(
-    f"{MODEL}_" + settings_name(e=EPOCHS, f=N_FEATURES)
-)  # a new one per run
+run_name = f"{MODEL}_" + settings_name(e=EPOCHS, f=N_FEATURES)
+model_dir = model_files.new_model_folder(run_name, runs_dir=RUNS_DIR)  # new, and its own name in runs/
 np.savez(model_dir / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
 model_file = str(model_dir / model_files.MODEL_FILE)
 checkpoint = spk.train.ModelCheckpoint(model_file, dirpath=model_dir, filename="best", monitor="val_loss")

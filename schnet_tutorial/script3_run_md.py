@@ -178,7 +178,5 @@ if blow_up:
         f"the MD run blew up: {blow_up}. {advice}; the trajectory up to there is in {shown(traj_path)}",
         1,
     )
-print(
-    f"result: steps_per_s={dyn.nsteps / wall:.0f} mean_temperature_K={temperature.mean():.0f} "
-    f"drift_meV_per_atom={drift:+.2f}"
-)
+result = f"steps_per_s={dyn.nsteps / wall:.0f} mean_temperature_K={temperature.mean():.0f}"
+print(f"result: {result}" + (f" drift_meV_per_atom={drift:+.2f}" if nve else ""))  # drift: NVE only

@@ -17,4 +17,4 @@ def test_lj3_fit_figure_reaches_the_notebook_and_tensorboard(tmp_path):
     assert notebook_images(notebook) == 1  # logging it to TensorBoard did not close it
     (run,) = (tmp_path / "runs").iterdir()
     raw = b"".join(p.read_bytes() for p in run.glob("events.out.tfevents.*"))
-    assert b"fit" in raw and b"final/test_mse" in raw
+    assert b"fit" in raw and b"best_epoch/test_MSE_eps2" in raw

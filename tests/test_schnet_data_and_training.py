@@ -247,7 +247,7 @@ def test_train_test_save_load_and_rerun(small_data, tmp_path):
     (tb_run,) = (tmp_path / "runs").iterdir()
     assert tb_run.name == run_dir.name == "schnet_e3_lr0.01_f64"
     scalars = tensorboard_scalars(tb_run)
-    assert {"train_loss", "val_loss", "val_energy_MAE", "val_forces_MAE"} <= set(scalars)
+    assert {"train_loss", "val_loss", "val_energy_MAE_eV", "val_forces_MAE_eV_per_A"} <= set(scalars)
     cosine = [1e-4 + (1e-2 - 1e-4) * 0.5 * (1 + math.cos(math.pi * k / 3)) for k in range(3)]
     np.testing.assert_allclose(scalars["lr_schedule"], cosine, rtol=1e-6)
     assert scalars["test/force_MAE_kcal_per_mol_A"][0] == pytest.approx(f_mae / 1000 * EV_KCAL, rel=1e-3)
@@ -425,7 +425,7 @@ def test_download_without_network_is_one_line_error(tmp_path):
         ),
         (SCRIPT2, ["--db-path", "{tmp}/missing.db"], "run script1_prepare_data.py first"),
         (SCRIPT2, ["--db-path", "{tmp}/corrupt.xyz"], "cannot read database"),
-        (SCRIPT2, ["--db-path", "{db}", "--n-train", "35"], "leaves no test frames"),
+        (SCRIPT2, ["--db-path", "{db}", "--n-train", "35"], "needs more than the 40 frames"),
         (SCRIPT2, ["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
         (SCRIPT2, ["--batch-size", "0"], "BATCH_SIZE must be an integer >= 1"),
         (SCRIPT2, ["--epochs", "two"], "EPOCHS must be an integer"),

@@ -20,7 +20,14 @@ from ase.db import connect
 from schnetpack.units import convert_units
 
 from common.settings import fail, warn
-from schnet_tutorial.data import DATA_FILE, count_frames, database_fingerprint, molecule_inputs, read_frames
+from schnet_tutorial.data import (
+    DATA_FILE,
+    count_frames,
+    database_fingerprint,
+    molecule_inputs,
+    read_frames,
+    read_stamp,
+)
 from schnet_tutorial.model_files import INFO_FILE, model_cutoff
 
 
@@ -96,6 +103,7 @@ def start_geometry(start: str, model_path: Path, seed: int = 0):
         k = int(index) if index.strip().lstrip("-").isdigit() else 0
         if not -len(frames) <= k < len(frames):
             fail(f"{file} has {len(frames)} frames (0 to {len(frames) - 1}); got @{index}")
+        check_distances(frames[k], f"{file}, frame {k}")
         return _with_reference(frames[k]), f"{file}, frame {k}"
     folder = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
     rng = np.random.default_rng(seed)
@@ -108,7 +116,7 @@ def start_geometry(start: str, model_path: Path, seed: int = 0):
     if not db.is_file():
         return _bundled_frame(rng, f"the model's database {db} is gone")
     k = int(rng.choice(test_idx))
-    same = info.get("database_fingerprint") == database_fingerprint(db)
+    same = _same_data(info, db)
     if not same:  # rebuilt from other data since: the split indexes frames it no longer holds
         warn(
             f"{db.name} was rebuilt from other data since the model {folder.name} was trained: its test "
@@ -124,6 +132,32 @@ def start_geometry(start: str, model_path: Path, seed: int = 0):
     except Exception:  # a database without forces: no unit check
         pass
     return atoms, f"{db.name}, frame {k}" + (" (test set: not used in training)" if same else "")
+
+
+def check_distances(atoms, where: str, closest: float = 0.5) -> None:
+    """Stop with one line if two atoms of a start geometry are closer than ``closest`` Å: no
+    molecule looks like that (a typo in the file, or the wrong unit: Bohr or nm for Å)."""
+    if len(atoms) < 2:
+        return
+    d = atoms.get_all_distances()
+    i, j = np.triu_indices(len(atoms), k=1)
+    k = int(np.argmin(d[i, j]))
+    if d[i[k], j[k]] < closest:
+        symbols = atoms.get_chemical_symbols()
+        fail(
+            f"the start geometry ({where}) has atoms {symbols[i[k]]}{i[k]} and {symbols[j[k]]}{j[k]} only "
+            f"{d[i[k], j[k]]:.2f} Å apart, no molecule looks like that: check the file and its unit (Å)"
+        )
+
+
+def _same_data(info: dict, db) -> bool:
+    """True if ``db`` holds the data the model was trained on (its fingerprint; for models made before
+    fingerprints, the number of frames and the source script1 built it from)."""
+    if "database_fingerprint" in info:
+        return info["database_fingerprint"] == database_fingerprint(db)
+    known = [k for k in ("n_frames", "data_source") if k in info]
+    now = {"n_frames": count_frames(db), "data_source": read_stamp(db)}
+    return bool(known) and all(info[k] == now[k] for k in known)
 
 
 def _bundled_frame(rng, why: str):

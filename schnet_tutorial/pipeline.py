@@ -225,7 +225,8 @@ def finish(model_dir, db_path, train_data, mean_per_atom, settings, results, int
         )
     if interrupted:
         warn(
-            "training interrupted (Ctrl-C): the best model so far is tested and saved, marked as interrupted"
+            f"training interrupted (Ctrl-C) after {results['epochs_done']} of {settings['EPOCHS']} epochs: "
+            "the best model so far is tested and saved, marked as interrupted"
         )
 
 

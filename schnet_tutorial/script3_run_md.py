@@ -105,8 +105,8 @@ def record_energies():
     record.append((dyn.get_time() / units.fs, *energies, atoms.get_temperature()))
 
 
-dyn.attach(monitor, interval=1)
 dyn.attach(record_energies, interval=1)
+dyn.attach(monitor, interval=1)
 dyn.attach(traj.write, interval=TRAJ_INTERVAL)
 dyn.attach(MDLogger(dyn, atoms, log, header=True), interval=LOG_INTERVAL)
 

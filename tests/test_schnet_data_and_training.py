@@ -424,7 +424,7 @@ def test_download_without_network_is_one_line_error(tmp_path):
             "could not read the MD17 data",
         ),
         (SCRIPT2, ["--db-path", "{tmp}/missing.db"], "run script1_prepare_data.py first"),
-        (SCRIPT2, ["--db-path", "{tmp}/corrupt.xyz"], "cannot read database"),
+        (SCRIPT2, ["--db-path", "{tmp}/corrupt.xyz"], "is not a SchNetPack database"),
         (SCRIPT2, ["--db-path", "{db}", "--n-train", "35"], "needs more than the 40 frames"),
         (SCRIPT2, ["--learning-rate", "-1"], "LEARNING_RATE must be a finite number > 0"),
         (SCRIPT2, ["--batch-size", "0"], "BATCH_SIZE must be an integer >= 1"),

@@ -118,7 +118,14 @@ def files(tmp_path_factory):
         torch.save(model, paths[name])
     np.savez(d / "schnet" / "split.npz", train_idx=[0, 1, 2], val_idx=[3], test_idx=[4])
     (d / "schnet" / "model_info.json").write_text(
-        json.dumps({"energy_unit": "eV", "database": str(paths["db"]), "elements": [1, 6, 8]})
+        json.dumps(
+            {
+                "energy_unit": "eV",
+                "database": str(paths["db"]),
+                "database_fingerprint": data.database_fingerprint(paths["db"]),
+                "elements": [1, 6, 8],
+            }
+        )
     )
     return paths
 

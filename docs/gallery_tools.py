@@ -75,7 +75,6 @@ LESSON_TITLES = {
     "script4_learning_curve": "How much data and which model? Learning curves and the ladder",
     "script5_uncertainty": "When can I trust my force field? Committee uncertainty",
     "script6_active_learning": "Which frames should I label next? Active learning",
-    "script6_vibrations": "Is the force field physically right? Vibrations against PBE",
     "script7_vibrations": "Is the force field physically right? Vibrations against PBE",
 }
 

@@ -1,6 +1,6 @@
-"""Make the PBE/def2-SVP reference for script6: ethanol's minimum and its harmonic frequencies.
+"""Make the PBE/def2-SVP reference for script7: ethanol's minimum and its harmonic frequencies.
 
-``schnet_tutorial/script6_vibrations.py`` asks whether a trained force field gets the molecule
+``schnet_tutorial/script7_vibrations.py`` asks whether a trained force field gets the molecule
 right: its minimum-energy structure and its vibrations. This script makes what it compares against,
 at exactly the level of theory of the shipped frames (``make_ethanol_dataset.pbe_scf``: PySCF, PBE,
 def2-SVP, density fitting with def2-universal-jkfit, grid level 3, SCF to 1e-10 Hartree):
@@ -11,7 +11,7 @@ def2-SVP, density fitting with def2-universal-jkfit, grid level 3, SCF to 1e-10 
      1e-4 eV/Å, where the forces' numerical noise is as large as the curvature it estimates).
   2. The analytic PBE Hessian at the minimum (PySCF's density-fitted RKS Hessian, the same
      approximations as the gradients), in eV/Å^2.
-  3. Harmonic frequencies with ASE's ``VibrationsData`` (ASE's standard atomic masses, as script6
+  3. Harmonic frequencies with ASE's ``VibrationsData`` (ASE's standard atomic masses, as script7
      uses for the models); the six lowest, translations and rotations, are dropped, leaving the
      3N - 6 = 21 vibrations, ascending, in cm^-1, each named by the internal coordinates that hold
      most of its potential energy (``mode_name``).

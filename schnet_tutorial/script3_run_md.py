@@ -24,7 +24,7 @@ from common.runs import ASE_CALCS_DIR
 from common.settings import check_writable, fail, setup
 from schnet_tutorial.model_files import shown
 
-# %% Settings: edit these, or override them on the command line (--thermostat nve --steps 2000)
+# %% Settings: edit these, or override them on the command line (--thermostat nve --md-steps 2000)
 MODEL_FILE = ""  # "" = the newest model script2 trained; or a SchNetPack model file (or its folder)
 ENERGY_UNIT = ""  # "" = the model folder's (script2: eV; spktrain: config.yaml), else eV; e.g. "kcal/mol"
 START = ""  # "" = a test frame of the model's data (never seen in training); or "file.xyz" / "file.xyz@3"

@@ -68,7 +68,7 @@ print(f"{n_frames} frames: {N_TEST} test, {N_VAL} validation, the rest a pool to
 # The ladder's rungs are settings a student can choose; each changes a few of script2's settings
 # (pipeline.DEFAULTS): the model, the number of optimizer steps (the time), the cost (cell 3), and
 # for the longest training the learning rate (at the minute's 1e-2, twelve times as many steps went
-# astray). schnet_tutorial/README.md says what each knob bought; the others (weight decay, batch size,
+# astray). benchmarks/README.md says what each knob bought; the others (weight decay, batch size,
 # loss weights, an average of the weights) bought nothing beyond the noise.
 rungs = {  # name: script2's settings changed, and the steps as a multiple of STEPS
     "SchNet, the minute": ({"MODEL": "schnet"}, 1),

@@ -191,7 +191,7 @@ for m in models:  # (a run that broke within its first 20 steps has no spectrum)
 # cm^-1) and the skeleton (C-O, C-C ~900-1100 cm^-1) depend on bond stiffness; the torsions (the OH
 # and CH3 groups turning, ~250-300 cm^-1) on tiny energy differences that few training frames sample
 # well: there the model errs most. A model with a smaller force MAE does not always get better
-# frequencies: compare two models with --model2.
+# frequencies: compare two models with --model-file-2.
 print(
     "\nharmonic frequencies (cm^-1): "
     + ", ".join(f"model{k + 1} = {m['label']}" for k, m in enumerate(models))

@@ -53,6 +53,13 @@ def run_script(path, *args, cwd=None, timeout=300, env=None):
     )
 
 
+def result_of(res) -> dict:
+    """{name: number} of the ``result: name=value ...`` line a script ends with."""
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith("result: "), res.stdout[-1500:]
+    return {k: float(v) for k, v in (field.split("=") for field in last.split()[1:])}
+
+
 def output_with_database(tmp_path_factory, name):
     """A fresh output folder with script1's database in it: (folder, env pointing the scripts there)."""
     out = tmp_path_factory.mktemp(name)

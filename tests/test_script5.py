@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from ase.io import read
 
-from conftest import ROOT, output_with_database, run_script
+from conftest import ROOT, output_with_database, result_of, run_script
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT5 = TUT / "script5_uncertainty.py"
@@ -27,12 +27,6 @@ FIGURES = ("uncertainty_calibration.png", "uncertainty_md.png")
 
 def digest(folder):
     return {p.name: hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
-
-
-def result_of(res) -> dict:
-    last = res.stdout.strip().splitlines()[-1]
-    assert last.startswith("result: "), res.stdout[-1500:]
-    return {k: float(v) for k, v in (field.split("=") for field in last.split()[1:])}
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, output_with_database, run_script
+from conftest import ROOT, output_with_database, result_of, run_script
 
 SCRIPT6 = ROOT / "schnet_tutorial" / "script6_active_learning.py"
 # the reduced settings (common.settings.QUICK["script6_active_learning"] once it holds them)
@@ -16,12 +16,6 @@ QUICK = {"COMMITTEE": 2, "STEPS": 100, "N_TEST": 200, "N_VAL": 50, "AL_START": 2
 ARGS = [a for k, v in QUICK.items() for a in ("--" + k.lower().replace("_", "-"), v)]
 # the random strategy's committees (round 0 shared with the active one), then one active committee per round
 N_TRAININGS = QUICK["COMMITTEE"] * QUICK["N_SEEDS"] * (1 + 2 * QUICK["AL_ROUNDS"])
-
-
-def result_of(res) -> dict:
-    last = res.stdout.strip().splitlines()[-1]
-    assert last.startswith("result: "), res.stdout[-1500:]
-    return {k: float(v) for k, v in (field.split("=") for field in last.split()[1:])}
 
 
 @pytest.fixture(scope="module")

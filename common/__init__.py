@@ -8,4 +8,5 @@ sweeps       many small trainings at once (lj_4, lj_5)                          
 plotting     figures: saved always, shown where there is a screen
 runs         where outputs go (ML_TUTORIAL_OUTPUT), one TensorBoard folder per run     (slide 13)
 settings     the one line of set-up: command-line overrides, checks, quick settings
+rules        what each setting may be (one rule per name) and the reduced settings
 """

@@ -50,9 +50,11 @@ BEST = "best_epoch/"  # metrics of the restored weights of the best validation e
 
 
 def short(value) -> str:
-    """A setting's value in a folder name: 1e-03 for small numbers, else as printed."""
+    """A setting's value in a folder name: 1e-03 or 1.5e-04 for small numbers (never rounded to
+    another value), else as printed."""
     if isinstance(value, float) and value and abs(value) < 0.01:
-        return f"{value:.0e}"
+        mantissa, exponent = f"{value:.6e}".split("e")
+        return f"{float(mantissa):g}e{exponent}"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -27,6 +27,7 @@ import schnetpack as spk
 import schnetpack.transform as trn
 import torch
 import torchmetrics
+from pytorch_lightning.core.saving import save_hparams_to_yaml
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
 
@@ -138,6 +139,7 @@ class SettingsLogger(TensorBoardLogger):
         if metrics:  # (Lightning closed its own writer when training ended)
             with SummaryWriter(self.log_dir) as writer:
                 log_hparams(writer, dict(params), metrics)
+            save_hparams_to_yaml(Path(self.log_dir) / self.NAME_HPARAMS_FILE, dict(params))  # not {}
 
 
 class Interruptible:

@@ -148,7 +148,7 @@ task = spk.task.AtomisticTask(
     scheduler_cls=torch.optim.lr_scheduler.CosineAnnealingLR if LR_SCHEDULE == "cosine" else None,
     scheduler_args={"T_max": EPOCHS, "eta_min": LR_FINAL * LEARNING_RATE},
 )
-run_name = f"{MODEL}_" + settings_name(e=EPOCHS, f=N_FEATURES)
+run_name = f"{MODEL}_" + settings_name(e=EPOCHS, lr=LEARNING_RATE, f=N_FEATURES)
 model_dir = model_files.new_model_folder(run_name, runs_dir=RUNS_DIR)  # new, and its own name in runs/
 np.savez(model_dir / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
 model_file = str(model_dir / model_files.MODEL_FILE)

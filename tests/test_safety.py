@@ -154,6 +154,12 @@ def test_help_shows_allowed_values_and_units():
     assert "a list of integers >= 1" in text
 
 
+def test_run_names_keep_the_learning_rate():
+    from common.runs import settings_name
+
+    assert settings_name(lr=0.00015, f=16) == "lr1.5e-04_f16" and settings_name(lr=1e-3) == "lr1e-03"
+
+
 def test_a_rebuilt_database_is_named_and_no_false_test_claim(trained):
     """Last in this file: it replaces the module's database."""
     out, env, _ = trained

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -49,3 +50,17 @@ def show() -> None:
     if has_display():
         in_ipython = "IPython" in sys.modules or hasattr(sys, "ps1") or matplotlib.is_interactive()
         plt.show(block=not in_ipython)
+
+
+def plain_log_labels(axis) -> None:
+    """Label a log axis with plain numbers (0.5, 1, 2, 5, 10): the decades and their 2 and 5, not
+    every minor tick (matplotlib's default shows 10^0, or nothing between the decades)."""
+
+    def label(x, _):
+        if x <= 0:
+            return ""
+        lead = round(x / 10 ** math.floor(math.log10(x) + 1e-9))
+        return f"{x:g}" if lead in (1, 2, 5) else ""
+
+    axis.set_major_formatter(label)
+    axis.set_minor_formatter(label)

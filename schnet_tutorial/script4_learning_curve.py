@@ -15,7 +15,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from common.plotting import save_figure, show
+from common.plotting import plain_log_labels, save_figure, show
 from common.runs import DATABASE, RESULTS_DIR
 from common.settings import check, check_writable, setup
 from schnet_tutorial import pipeline, workers
@@ -196,9 +196,9 @@ for ax, ylabel in zip(axes, [*quantities.values(), "training time per point (s)"
         xlabel="training frames N",
         ylabel=ylabel,
     )
-    ax.yaxis.set_major_formatter("{x:g}")
-    ax.yaxis.set_minor_formatter("{x:g}")
-    ax.xaxis.set_major_formatter("{x:g}")
+    plain_log_labels(ax.xaxis)
+    if ax is not axes[2]:
+        plain_log_labels(ax.yaxis)
     ax.legend(fontsize=8)
 axes[2].set_ylim(bottom=0)
 axes[0].set_title("test energy error")
@@ -223,8 +223,7 @@ if ladder:
         ax.axhline(value, color="gray", ls="--", label=f"{label}, rMD17 ethanol: {value:.3f}")
     ax.set(xscale="log", yscale="log", xlabel="training time on one CPU core (s)",
            ylabel="test force MAE (kcal/mol/Å)")  # fmt: skip
-    ax.yaxis.set_major_formatter("{x:g}")
-    ax.yaxis.set_minor_formatter("{x:g}")
+    plain_log_labels(ax.yaxis)
     ax.xaxis.set_major_formatter("{x:g}")
     ax.set_title(f"The ladder: {N_LADDER} training frames, {N_TEST} test frames")
     ax.legend(fontsize=8, loc="lower left")

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import spearmanr
 
-from common.plotting import save_figure, show
+from common.plotting import plain_log_labels, save_figure, show
 from common.runs import ASE_CALCS_DIR, DATABASE, RESULTS_DIR
 from common.settings import check, check_writable, setup
 from schnet_tutorial import data, pipeline, record
@@ -130,8 +130,7 @@ ax1.set(
     title=f"frame by frame: Spearman rho = {rho:.2f}",
 )
 for axis in (ax1.xaxis, ax1.yaxis):
-    axis.set_major_formatter("{x:g}")
-    axis.set_minor_formatter("{x:g}")
+    plain_log_labels(axis)
 ax1.legend(fontsize=8)
 ax2.plot(bin_spread, bin_error, "o-", label="committee (raw)")
 ax2.plot(scale * bin_spread, bin_error, "s-", label=f"disagreement x {scale:.1f} (validation fit)")
@@ -214,8 +213,7 @@ for (temperature, run), color in zip(runs.items(), ("tab:blue", "tab:orange", "t
 for ax in (ax1, ax2):
     ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:.2f}")
     ax.set(yscale="log", ylabel="committee disagreement (kcal/mol/Å)")
-    ax.yaxis.set_major_formatter("{x:g}")
-    ax.yaxis.set_minor_formatter("{x:g}")
+    plain_log_labels(ax.yaxis)
 ax1.set(xlabel="time (fs)", title="along the runs (flagged steps in red)")
 ax1.legend(fontsize=8, loc="upper left", ncol=3)
 ax2.set(

@@ -1,7 +1,7 @@
 """What each knob of a PaiNN training buys: test force MAE after the same number of optimizer steps.
 
 PaiNN (64 features, 3 interactions) on 1,000 ethanol frames, script4's split (the first 500 frames
-of its shuffle are the test set, the next 200 validation, training = 1,000 of the rest: data.split),
+of its shuffle are the test set, the next 200 validation, training = 1,000 of the rest: dataset.split),
 5,000 optimizer steps each; one knob changed from the minute's settings (pipeline.DEFAULTS, script2's) per
 line. Run from the project folder after script1:
 
@@ -12,7 +12,7 @@ Finished trainings are reused from results/bench_ladder_knobs/ (delete it to mea
 numbers are the same on every machine (fixed seeds); the times are this machine's.
 """
 
-from schnet_tutorial import data, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
 import sys
 
 from common.runs import DATABASE, RESULTS_DIR
@@ -30,7 +30,7 @@ VARIANTS = {
     "l1": {"LOSS": "l1"},
 }
 
-train_idx, val_idx, test_idx = data.split(data.count_frames(DATABASE), 1000, 200, 500, seed=0)
+train_idx, val_idx, test_idx = dataset.split(dataset.count_frames(DATABASE), 1000, 200, 500, seed=0)
 chosen = sys.argv[1:] or list(VARIANTS)
 jobs = {}
 for name in chosen:

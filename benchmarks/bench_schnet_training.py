@@ -64,7 +64,7 @@ def tutorial_worker(args) -> None:
     import torchmetrics
     from pytorch_lightning.loggers import TensorBoardLogger
 
-    from schnet_tutorial import model_files  # isort: skip (first: it quiets SchNetPack's import)
+    from schnet_tutorial import dataset, model_files  # isort: skip (first: it quiets SchNetPack's import)
     from common.mlp import count_parameters
 
     torch.set_num_threads(args.threads)
@@ -131,7 +131,7 @@ def tutorial_worker(args) -> None:
     fit_s = time.perf_counter() - t0
     # --- test the best model on the shared test frames (inputs as script2 makes them) ---
     best = model_files.load_model(model_path)
-    (inputs,) = data.load_inputs(args.db, cutoff, split["test_idx"])
+    (inputs,) = dataset.load_inputs(args.db, cutoff, split["test_idx"])
     energies = np.array([d["energy"].item() for d in inputs])
     f_ref = np.concatenate([d["forces"].numpy() for d in inputs])
     e_pred, f_pred = model_files.predict_energy_forces(best, [trn.CastTo32()(d) for d in inputs])
@@ -245,7 +245,7 @@ def main() -> None:
 
     import numpy as np
 
-    from schnet_tutorial import data  # isort: skip (first: it quiets SchNetPack's import)
+    from schnet_tutorial import dataset  # isort: skip (first: it quiets SchNetPack's import)
 
     load0 = os.getloadavg()[0]
     print(
@@ -255,9 +255,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench_training_"))
     try:
         db = work / "ethanol.db"
-        data.build_database(data.read_frames(data.DATA_FILE), db)
-        n = data.count_frames(db)
-        train_idx, val_idx, test_idx = data.split(n, 1000, 500, 0, seed=0)  # script2's split
+        dataset.build_database(dataset.read_frames(dataset.DATA_FILE), db)
+        n = dataset.count_frames(db)
+        train_idx, val_idx, test_idx = dataset.split(n, 1000, 500, 0, seed=0)  # script2's split
         split = work / "split.npz"
         np.savez(split, train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
         print(
@@ -266,7 +266,7 @@ def main() -> None:
         )
         # script2's speed trick, measured: the model inputs (neighbour lists included) of the 1000
         # training frames through SchNetPack's dataset + ASENeighborList transform, as its tutorial
-        # computes them in every epoch, against data.load_inputs once for all frames
+        # computes them in every epoch, against dataset.load_inputs once for all frames
         import schnetpack as spk
         import schnetpack.transform as trn
 
@@ -276,11 +276,12 @@ def main() -> None:
             data[int(i)]
         per_epoch = time.process_time() - t0
         t0 = time.process_time()
-        data.load_inputs(db, 5.0, train_idx, val_idx, test_idx)
+        dataset.load_inputs(db, 5.0, train_idx, val_idx, test_idx)
         once = time.process_time() - t0
         print(
             f"model inputs: ASEAtomsData + ASENeighborList {per_epoch:.2f} s CPU per epoch of 1000 frames "
-            f"(x 30 epochs: {30 * per_epoch:.0f} s); data.load_inputs {once:.2f} s once for all {n} frames\n"
+            f"(x 30 epochs: {30 * per_epoch:.0f} s); dataset.load_inputs {once:.2f} s once,"
+            f" all {n} frames\n"
         )
 
         results, ratios = {}, []

@@ -1,7 +1,7 @@
 """The SchNet tutorial: numbered lessons (script1 data ... script7 vibrations) and what they share.
 
 quiet        the libraries' notes that do not concern a student (imported first)
-data         files, the SchNetPack database, model inputs, the one split (data.split)
+dataset      files, the SchNetPack database, model inputs, the one split (dataset.split)
 model_files  model folders, model_info.json, loading a model safely, checks (elements, units)
 md           the fast ASE calculator, the start geometry, the stability monitor, MD files
 pipeline     script2's training pipeline as one function (the same model, cost and schedule)

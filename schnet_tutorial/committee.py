@@ -24,9 +24,9 @@ from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_mom
 from schnetpack.interfaces.ase_interface import AbsoluteUncertainty, SpkEnsembleCalculator
 
 from common.settings import warn
-from schnet_tutorial import data, md, model_files, pipeline, workers
+from schnet_tutorial import dataset, md, model_files, pipeline, workers
 
-KCAL = data.EV_TO_KCAL_PER_MOL
+KCAL = dataset.EV_TO_KCAL_PER_MOL
 counts = {"trained": 0, "reused": 0}  # the trainings of this run (train adds to it)
 
 
@@ -224,12 +224,12 @@ def pbe_labels(symbols, positions, folder):
 def with_new_frames(db_path, atoms, positions, energies, forces, folder):
     """A copy of the database with the new labelled frames after its own (made once): its path and
     the indices of the new frames in it."""
-    n_frames = data.count_frames(db_path)
+    n_frames = dataset.count_frames(db_path)
     digest = hashlib.sha1(np.round(positions, 6).tobytes()).hexdigest()[:8]
     new_db = folder / f"relabelled_{digest}.db"
     stamp = {"source": str(db_path), "added_frames": digest}
-    if not data.database_is_current(new_db, stamp):
-        e_old, f_old, per_frame = data.read_energies_forces(db_path)
+    if not dataset.database_is_current(new_db, stamp):
+        e_old, f_old, per_frame = dataset.read_energies_forces(db_path)
         frames = []
         for k, row in enumerate(connect(str(db_path), type="db", use_lock_file=False).select()):
             frames.append(row.toatoms())
@@ -240,6 +240,6 @@ def with_new_frames(db_path, atoms, positions, energies, forces, folder):
             frames.append(atoms.copy())
             frames[-1].positions = p
             frames[-1].calc = SinglePointCalculator(frames[-1], energy=energy, forces=f)
-        data.build_database(frames, new_db)
-        data.write_stamp(new_db, stamp)
+        dataset.build_database(frames, new_db)
+        dataset.write_stamp(new_db, stamp)
     return new_db, n_frames + np.arange(len(positions))

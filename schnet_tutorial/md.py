@@ -20,7 +20,7 @@ from ase.db import connect
 from schnetpack.units import convert_units
 
 from common.settings import fail, warn
-from schnet_tutorial.data import (
+from schnet_tutorial.dataset import (
     DATA_FILE,
     count_frames,
     database_fingerprint,

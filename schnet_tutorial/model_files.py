@@ -33,7 +33,7 @@ from schnetpack.units import convert_units
 
 from common.runs import MODELS_DIR, new_run_dir
 from common.settings import fail, first_line, quick_settings, warn
-from schnet_tutorial.data import count_frames, database_fingerprint
+from schnet_tutorial.dataset import count_frames, database_fingerprint
 
 MODEL_FILE, INFO_FILE = "best_model", "model_info.json"
 

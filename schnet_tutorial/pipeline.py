@@ -35,7 +35,7 @@ from common.mlp import count_parameters
 from common.runs import DATABASE, log_hparams
 from common.settings import check, fail, warn
 from schnet_tutorial import model_files
-from schnet_tutorial.data import EV_TO_KCAL_PER_MOL, load_inputs
+from schnet_tutorial.dataset import EV_TO_KCAL_PER_MOL, load_inputs
 
 # script2's settings (the minute's training), under script2's names
 DEFAULTS = {

@@ -6,7 +6,7 @@ frames of a 500 K ethanol MD labelled with PBE/def2-SVP (data/README.md); MD17 o
 This script is the lecture's step 1 (Data); script2 does steps 2-4 (model, cost function, fit).
 """
 
-from schnet_tutorial import data  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset  # isort: skip (first: it quiets SchNetPack's import)
 import contextlib
 import os
 import shutil
@@ -38,24 +38,24 @@ setup(globals(), "script1_prepare_data")  # command-line overrides and checks
 # units and converts them when script2 reads the database.
 db_name = "ethanol.db" if SOURCE == "bundled" else f"ethanol_{SOURCE}.db"
 db = Path(DB_PATH) if DB_PATH else DATABASE.with_name(db_name)
-data_file = Path(DATA_FILE) if DATA_FILE else data.DATA_FILE
+data_file = Path(DATA_FILE) if DATA_FILE else dataset.DATA_FILE
 if SOURCE == "bundled" and not data_file.is_file():
     fail(f"data file {data_file} not found; set DATA_FILE to an extended XYZ file with energies and forces")
 if SOURCE != "bundled" and MD17_FILE and not Path(MD17_FILE).is_file():
     fail(f"MD17_FILE {MD17_FILE} not found (md17: md17_ethanol.npz; rmd17: the rmd17.tar.gz archive)")
 check_writable(db.parent)  # before the work: a read-only folder or a full disk
 if SOURCE == "bundled":
-    stamp = data.source_stamp(data_file)
+    stamp = dataset.source_stamp(data_file)
 else:
-    stamp = {"dataset": SOURCE, **(data.source_stamp(MD17_FILE) if MD17_FILE else {})}
+    stamp = {"dataset": SOURCE, **(dataset.source_stamp(MD17_FILE) if MD17_FILE else {})}
 
 
 def build(db, stamp):
     """The database from the bundled file, or from MD17/rMD17 through schnetpack.datasets."""
     if SOURCE == "bundled":
         print(f"building {db} from {data_file}")
-        data.build_database(data.read_frames(data_file), db)
-        data.write_stamp(db, stamp)
+        dataset.build_database(dataset.read_frames(data_file), db)
+        dataset.write_stamp(db, stamp)
         return
     print(f"building {db} from {MD17_FILE or SOURCE.upper() + ' (download)'}")  # SchNetPack downloads with
     tmp = db.with_name(
@@ -73,11 +73,11 @@ def build(db, stamp):
         hint = "use SOURCE = 'bundled' (offline) or MD17_FILE = a local copy"
         fail(f"could not {what}: {first_line(exc)}; {hint}")
     tmp.replace(db)
-    data.write_stamp(db, stamp)
+    dataset.write_stamp(db, stamp)
 
 
-old_stamp = data.read_stamp(db) if db.is_file() else None
-if data.database_is_current(db, stamp) and not FORCE:
+old_stamp = dataset.read_stamp(db) if db.is_file() else None
+if dataset.database_is_current(db, stamp) and not FORCE:
     print(f"database {db} is up to date (FORCE = True, --force true, rebuilds it)")
 else:
     if old_stamp and old_stamp != stamp:  # trained models keep their split: it no longer fits
@@ -85,15 +85,15 @@ else:
             f"replacing {db.name}, built from {old_stamp.get('source') or old_stamp.get('dataset')}: models "
             "trained on it still run, but their test frames are no longer known (script3 says so)"
         )
-    with data.building(db):  # one build at a time
+    with dataset.building(db):  # one build at a time
         build(db, stamp)
 # %% 5 Look at the result
 # The printed summary: frames, atoms, the energy range and the mean force, with units. The figure
 # shows the spread of the potential energy over the frames: about 1 eV at 500 K around a mean of
 # -4210 eV. The model must learn these small differences, not the huge absolute energy.
-energies, forces, n_atoms = data.read_energies_forces(db)
+energies, forces, n_atoms = dataset.read_energies_forces(db)
 spread, mean_force = energies.max() - energies.min(), np.linalg.norm(forces, axis=1).mean()
-kcal = data.EV_TO_KCAL_PER_MOL
+kcal = dataset.EV_TO_KCAL_PER_MOL
 print(
     f"{db.name}: {len(energies)} frames of {n_atoms} atoms; energy {energies.min():.3f} .. "
     f"{energies.max():.3f} eV (spread {spread:.3f} eV = {spread * kcal:.1f} kcal/mol); "

@@ -6,7 +6,7 @@ ties the model to its cost function and optimizer, and PyTorch Lightning's Train
 The model of the best validation loss is tested once on held-out frames and saved for script3.
 """
 
-from schnet_tutorial import data, model_files, pipeline  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset, model_files, pipeline  # isort: skip (first: it quiets SchNetPack's import)
 import time
 from pathlib import Path
 
@@ -65,9 +65,9 @@ setup(globals(), "script2_train_schnet")  # command-line overrides and checks
 check_writable(MODELS_DIR, RUNS_DIR)  # before the work: a read-only folder or a full disk
 t_start = time.perf_counter()
 db_path = Path(DB_PATH) if DB_PATH else DATABASE
-n_frames = data.count_frames(db_path)
-train_idx, val_idx, test_idx = data.split(n_frames, N_TRAIN, N_VAL, N_TEST, SEED)
-train_data, val_data, test_data = data.load_inputs(db_path, CUTOFF, train_idx, val_idx, test_idx)
+n_frames = dataset.count_frames(db_path)
+train_idx, val_idx, test_idx = dataset.split(n_frames, N_TRAIN, N_VAL, N_TEST, SEED)
+train_data, val_data, test_data = dataset.load_inputs(db_path, CUTOFF, train_idx, val_idx, test_idx)
 n_atoms = np.array([d["_n_atoms"].item() for d in train_data])
 mean_per_atom = torch.tensor(np.mean([d["energy"].item() for d in train_data] / n_atoms))  # eV, float64
 remove_mean = trn.RemoveOffsets("energy", remove_mean=True, property_mean=mean_per_atom)
@@ -185,7 +185,7 @@ print(
 # (chemical accuracy is 1 kcal/mol) and at the parity plot: model against DFT for the energies
 # and for every force component; points on the diagonal are perfect predictions.
 (e_pred, f_pred), (e_ref, f_ref), errors = pipeline.test_model(model_file, test_data)
-kcal, e_mae, f_mae = data.EV_TO_KCAL_PER_MOL, errors["energy_mae_kcal_mol"], errors["force_mae_kcal_mol_A"]
+kcal, e_mae, f_mae = dataset.EV_TO_KCAL_PER_MOL, errors["energy_mae_kcal_mol"], errors["force_mae_kcal_mol_A"]
 e_rmse, f_rmse = errors["energy_rmse_kcal_mol"], errors["force_rmse_kcal_mol_A"]
 print(f"test energy MAE {e_mae:.3f} kcal/mol ({e_mae / kcal * 1000:.1f} meV), RMSE {e_rmse:.3f} kcal/mol")
 print(

@@ -9,7 +9,7 @@ times as long, against the published rMD17 number, with every training cached so
 adds what is new.
 """
 
-from schnet_tutorial import data  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset  # isort: skip (first: it quiets SchNetPack's import)
 import time
 
 import matplotlib.pyplot as plt
@@ -40,7 +40,7 @@ setup(globals(), "script4_learning_curve")  # command-line overrides and checks
 # Slides 9-10. The test and validation frames are drawn once and shared by every training, so all
 # points are measured with the same ruler. Each training set is drawn at random from the remaining
 # pool: draw 0 takes the first N frames of one shuffle of the pool, draw 1 of another. The sets of one
-# draw are nested (its 25 frames are part of its 50), as when a data set grows (data.split, the one
+# draw are nested (its 25 frames are part of its 50), as when a data set grows (dataset.split, the one
 # split of every lesson).
 check(
     len(SETS_PER_SIZE) == len(TRAIN_SIZES),
@@ -50,12 +50,12 @@ check(len(set(MODELS)) == len(MODELS), f"MODELS lists a model twice: {MODELS}")
 folder = RESULTS_DIR / "script4_learning_curve"  # every training's model and result, reused by reruns
 check_writable(folder.parent)
 t_start = time.perf_counter()
-n_frames = data.count_frames(DATABASE)  # (stops with one line if script1 has not made it)
+n_frames = dataset.count_frames(DATABASE)  # (stops with one line if script1 has not made it)
 
 
 def frames(n, draw):
     """(train, validation, test) frame indices: n training frames of draw number ``draw``."""
-    return data.split(n_frames, n, N_VAL, N_TEST, SPLIT_SEED, draw)
+    return dataset.split(n_frames, n, N_VAL, N_TEST, SPLIT_SEED, draw)
 
 
 for n in set(TRAIN_SIZES + [N_LADDER]):
@@ -207,7 +207,7 @@ axes[2].set_title(f"cost of a point ({STEPS} steps, one core)")
 fig.suptitle(f"Learning curves on ethanol: {N_TEST} test frames, {N_VAL} validation frames")
 save_figure(fig, "schnet_learning_curve")
 
-KCAL_PER_MEV = 0.001 * data.EV_TO_KCAL_PER_MOL  # 1 meV = 0.023 kcal/mol
+KCAL_PER_MEV = 0.001 * dataset.EV_TO_KCAL_PER_MOL  # 1 meV = 0.023 kcal/mol
 published = {"MACE (Batatia et al. 2022)": 2.1 * KCAL_PER_MEV}  # rMD17 ethanol, 1,000 frames
 if ladder:
     fig, ax = plt.subplots(figsize=(8, 5))

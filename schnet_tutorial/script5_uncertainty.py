@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from common.plotting import plain_log_labels, save_figure, show
 from common.runs import ASE_CALCS_DIR, DATABASE, RESULTS_DIR
 from common.settings import check, check_writable, setup
-from schnet_tutorial import data, pipeline, record
+from schnet_tutorial import dataset, pipeline, record
 from schnet_tutorial.model_files import shown
 
 # %% Settings: edit these, or override them on the command line (--committee 8 --md-steps 4000)
@@ -41,7 +41,7 @@ N_WORKERS = 2  # trainings side by side, one CPU core each
 setup(globals(), "script5_uncertainty")  # command-line overrides and checks
 
 # %% 1 Data
-# The frames script1 put into the database, split as in script4 (data.split): N_TEST test frames
+# The frames script1 put into the database, split as in script4 (dataset.split): N_TEST test frames
 # that no model ever trains on, N_VAL validation frames on which every training keeps its best
 # model, and a pool of the rest. Each committee member trains on its own N_TRAIN frames of the
 # pool (draw k of the split: member k's shuffle of the pool).
@@ -49,12 +49,12 @@ t_start = time.perf_counter()
 folder = RESULTS_DIR / "script5_uncertainty"  # every training's model and result, reused by reruns
 check_writable(folder.parent, ASE_CALCS_DIR)  # before the work: a read-only folder or a full disk
 check(N_BINS <= N_TEST, f"N_BINS ({N_BINS}) must not exceed N_TEST ({N_TEST})")
-n_frames = data.count_frames(DATABASE)  # (stops with one line if script1 has not made it)
-splits = [data.split(n_frames, N_TRAIN, N_VAL, N_TEST, SPLIT_SEED, draw=k) for k in range(COMMITTEE)]
+n_frames = dataset.count_frames(DATABASE)  # (stops with one line if script1 has not made it)
+splits = [dataset.split(n_frames, N_TRAIN, N_VAL, N_TEST, SPLIT_SEED, draw=k) for k in range(COMMITTEE)]
 _, val_idx, test_idx = splits[0]  # the same for every member
-test_data, val_data = data.load_inputs(DATABASE, pipeline.DEFAULTS["CUTOFF"], test_idx, val_idx)
+test_data, val_data = dataset.load_inputs(DATABASE, pipeline.DEFAULTS["CUTOFF"], test_idx, val_idx)
 f_test, f_val = committee.reference_forces(test_data), committee.reference_forces(val_data)
-energies = data.read_energies_forces(DATABASE)[0]  # eV, every frame
+energies = dataset.read_energies_forces(DATABASE)[0]  # eV, every frame
 e_pool = np.delete(energies, np.concatenate([test_idx, val_idx]))  # the frames the members train on
 print(f"{n_frames} frames: {N_TEST} test, {N_VAL} validation, a pool of {len(e_pool)}; {N_TRAIN} per member")
 
@@ -78,7 +78,7 @@ print(f"committee: {COMMITTEE} x SchNet ({pipeline.DEFAULTS['N_FEATURES']} featu
 #   each atom's force error, averaged over the atoms. It needs the DFT label.
 # If the disagreement is a useful warning, frames with a large one have large errors: the Spearman
 # rank correlation (1 = the same order, 0 = none) measures that without assuming a straight line.
-kcal = data.EV_TO_KCAL_PER_MOL
+kcal = dataset.EV_TO_KCAL_PER_MOL
 print("measured on every frame: the committee's disagreement and its true error (kcal/mol/Å)")
 
 # %% 4 Find the parameters

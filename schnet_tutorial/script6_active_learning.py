@@ -18,7 +18,7 @@ import numpy as np
 from common.plotting import save_figure, show
 from common.runs import ASE_CALCS_DIR, DATABASE, RESULTS_DIR
 from common.settings import check, check_writable, fail, setup, warn
-from schnet_tutorial import data, pipeline, record
+from schnet_tutorial import dataset, pipeline, record
 
 # %% Settings: edit these, or override them on the command line (--al-rounds 6 --n-seeds 3)
 COMMITTEE = 4  # models per committee (the same frames, different seeds)
@@ -42,30 +42,30 @@ N_WORKERS = 2  # trainings side by side, one CPU core each
 setup(globals(), "script6_active_learning")  # command-line overrides and checks
 
 # %% 1 Data
-# The split of script4 and script5 (data.split): N_TEST test frames, N_VAL validation frames, and a
+# The split of script4 and script5 (dataset.split): N_TEST test frames, N_VAL validation frames, and a
 # pool of the rest. Here the pool plays the unlabelled frames: a strategy may ask for the DFT label
 # of any pool frame (the labels are simply looked up: no new DFT is needed). Each repeat s starts
 # from the first AL_START frames of the pool's shuffle number s; the random strategy then takes the
-# next frames of that shuffle, AL_BATCH per round (data.split's nested training sets).
+# next frames of that shuffle, AL_BATCH per round (dataset.split's nested training sets).
 t_start = time.perf_counter()
 folder = RESULTS_DIR / "script6_active_learning"  # every training's model and result, reused by reruns
 check_writable(folder.parent, ASE_CALCS_DIR)  # before the work: a read-only folder or a full disk
 if RELABEL and importlib.util.find_spec("pyscf") is None:  # (before the work, not after it)
     fail("RELABEL > 0 needs PySCF: pip install -r requirements-dataset.txt (or set RELABEL = 0)")
-n_frames = data.count_frames(DATABASE)  # (stops with one line if script1 has not made it)
+n_frames = dataset.count_frames(DATABASE)  # (stops with one line if script1 has not made it)
 n_labels = [AL_START + r * AL_BATCH for r in range(AL_ROUNDS + 1)]
 check(
     n_labels[-1] + N_VAL + N_TEST < n_frames,
     f"AL_START + AL_ROUNDS x AL_BATCH = {n_labels[-1]} labels, but {n_frames} frames less {N_TEST} test "
     f"and {N_VAL} validation leave fewer; lower them",
 )
-pool, val_idx, test_idx = data.split(n_frames, n_frames - N_VAL - N_TEST, N_VAL, N_TEST, SPLIT_SEED)
-pool_data, test_data = data.load_inputs(DATABASE, pipeline.DEFAULTS["CUTOFF"], pool, test_idx)
+pool, val_idx, test_idx = dataset.split(n_frames, n_frames - N_VAL - N_TEST, N_VAL, N_TEST, SPLIT_SEED)
+pool_data, test_data = dataset.load_inputs(DATABASE, pipeline.DEFAULTS["CUTOFF"], pool, test_idx)
 f_test = committee.reference_forces(test_data)
-energies = data.read_energies_forces(DATABASE)[0]  # eV, every frame
+energies = dataset.read_energies_forces(DATABASE)[0]  # eV, every frame
 labels = {}  # (strategy, seed): the labelled frames (database indices) after each round
 for s in range(N_SEEDS):
-    labels["random", s] = [data.split(n_frames, n, N_VAL, N_TEST, SPLIT_SEED, draw=s)[0] for n in n_labels]
+    labels["random", s] = [dataset.split(n_frames, n, N_VAL, N_TEST, SPLIT_SEED, draw=s)[0] for n in n_labels]
     labels["active", s] = labels["random", s][:1]  # the same start
 print(f"{n_frames} frames: {N_TEST} test, {N_VAL} validation, a pool of {len(pool)} unlabelled frames")
 
@@ -92,7 +92,7 @@ print(f"committees of {COMMITTEE} x SchNet ({pipeline.DEFAULTS['N_FEATURES']} fe
 # round it labels the AL_BATCH unlabelled frames with the largest. The score of both strategies is
 # the committee-mean test force MAE (kcal/mol/Å), and the error of the worst test frames: the 95th
 # percentile of the frames' true errors (script5's measure): active learning aims at the rare frames.
-kcal = data.EV_TO_KCAL_PER_MOL
+kcal = dataset.EV_TO_KCAL_PER_MOL
 
 
 def score(folders):

@@ -10,7 +10,7 @@ import pytest
 from ase.io import read
 
 from schnet_tutorial import make_ethanol_dataset as med
-from schnet_tutorial.data import read_frames as read_structures
+from schnet_tutorial.dataset import read_frames as read_structures
 
 ROOT = Path(__file__).resolve().parents[1]
 

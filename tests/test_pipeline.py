@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, run_script
 
-from schnet_tutorial import data, pipeline  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset, pipeline  # isort: skip (first: it quiets SchNetPack's import)
 
 SCRIPT2 = ROOT / "schnet_tutorial" / "script2_train_schnet.py"
 
@@ -34,9 +34,9 @@ def test_script2_settings_are_the_pipelines_defaults():
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
-    frames = data.read_frames(data.DATA_FILE, index=":60")
+    frames = dataset.read_frames(dataset.DATA_FILE, index=":60")
     db = tmp_path_factory.mktemp("data") / "small.db"
-    data.build_database(frames, db)
+    dataset.build_database(frames, db)
     return db
 
 
@@ -51,7 +51,7 @@ def test_script2_and_the_pipeline_train_the_same_model(database, tmp_path):
     (info_file,) = (tmp_path / "out").glob("schnet_tutorial/models/*/model_info.json")
     info = json.loads(info_file.read_text())
     split = np.load(info_file.parent / "split.npz")
-    train_idx, val_idx, test_idx = data.split(60, 30, 10, 15, seed=3)
+    train_idx, val_idx, test_idx = dataset.split(60, 30, 10, 15, seed=3)
     for name, idx in (("train_idx", train_idx), ("val_idx", val_idx), ("test_idx", test_idx)):
         assert list(split[name]) == list(idx)  # the one split function
 

@@ -13,7 +13,7 @@ from ase.io import write
 from common import settings
 from conftest import ROOT, output_with_database, run_script
 
-from schnet_tutorial import data  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset  # isort: skip (first: it quiets SchNetPack's import)
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2, SCRIPT3 = (
@@ -73,7 +73,7 @@ def test_no_validation_is_refused_before_any_work(trained):
 def test_missing_or_wrong_database(trained, tmp_path):
     out, env, model = trained
     db = out / "schnet_tutorial" / "data" / "ethanol.db"
-    res = run_script(SCRIPT2, "--quick", "--db-path", data.DATA_FILE, env=env)
+    res = run_script(SCRIPT2, "--quick", "--db-path", dataset.DATA_FILE, env=env)
     assert res.returncode == 2 and "is not a SchNetPack database (.db)" in errors(res.stderr)[0]
     assert "--data-file" in errors(res.stderr)[0]
     moved = tmp_path / "ethanol.db"
@@ -106,7 +106,7 @@ def test_a_broken_newest_model_names_an_older_one(trained, tmp_path):
 def test_one_script1_at_a_time(tmp_path):
     env = {"ML_TUTORIAL_OUTPUT": str(tmp_path)}
     small = tmp_path / "small.xyz"
-    write(str(small), data.read_frames(data.DATA_FILE, index=":30"), format="extxyz")
+    write(str(small), dataset.read_frames(dataset.DATA_FILE, index=":30"), format="extxyz")
     db = tmp_path / "schnet_tutorial" / "data" / "ethanol.db"
     db.parent.mkdir(parents=True)
     lock = db.with_name("ethanol.db.lock")
@@ -164,7 +164,7 @@ def test_a_rebuilt_database_is_named_and_no_false_test_claim(trained):
     """Last in this file: it replaces the module's database."""
     out, env, _ = trained
     other = out / "other.xyz"
-    frames = data.read_frames(data.DATA_FILE, index="::4")  # other frames (500), other order
+    frames = dataset.read_frames(dataset.DATA_FILE, index="::4")  # other frames (500), other order
     write(str(other), frames, format="extxyz")
     res = run_script(SCRIPT1, "--data-file", other, env=env)
     assert res.returncode == 0 and "warning: replacing ethanol.db" in res.stderr

@@ -20,7 +20,7 @@ from ase.io import write
 
 from conftest import ROOT, run_script
 
-from schnet_tutorial import data, model_files  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2 = TUT / "script1_prepare_data.py", TUT / "script2_train_schnet.py"
@@ -38,7 +38,7 @@ def run_in(folder, script, *args, **kwargs):
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     """The first 40 frames of the bundled PBE data as an extended XYZ file, and its database."""
-    frames = data.read_frames(data.DATA_FILE, index=f":{N_FRAMES}")
+    frames = dataset.read_frames(dataset.DATA_FILE, index=f":{N_FRAMES}")
     folder = tmp_path_factory.mktemp("data")
     path = folder / "small.xyz"
     write(str(path), frames, format="extxyz")
@@ -92,7 +92,7 @@ def test_script1_builds_reuses_and_rebuilds(small_data, tmp_path):
     assert f"mean |F| per atom {np.linalg.norm(f, axis=1).mean():.3f} eV/Å" in res.stdout
     assert (db.parent / "figures" / "schnet_energy_histogram.png").is_file()
     # the database holds exactly the file's energies and forces, in eV and eV/Å
-    e_db, f_db, n_atoms = data.read_energies_forces(db)
+    e_db, f_db, n_atoms = dataset.read_energies_forces(db)
     assert n_atoms == 9
     np.testing.assert_allclose(e_db, e, rtol=0, atol=1e-9)
     np.testing.assert_allclose(f_db, f, rtol=0, atol=1e-9)
@@ -121,7 +121,7 @@ def test_inputs_equal_schnetpacks_own_pipeline(small_data):
 
     _, frames, db, _ = small_data
     idx = [7, 0, 31]
-    (inputs,) = data.load_inputs(db, 2.5, idx)  # a cutoff shorter than the molecule
+    (inputs,) = dataset.load_inputs(db, 2.5, idx)  # a cutoff shorter than the molecule
     library = spk.data.ASEAtomsData(str(db), transforms=[trn.ASENeighborList(cutoff=2.5)])
     for k, d in zip(idx, inputs):
         ref = library[k]
@@ -136,19 +136,19 @@ def test_inputs_equal_schnetpacks_own_pipeline(small_data):
 
 
 def test_split_is_disjoint_complete_and_nested(capsys):
-    tr, va, te = data.split(50, 20, 10, seed=3)
+    tr, va, te = dataset.split(50, 20, 10, seed=3)
     assert (len(tr), len(va), len(te)) == (20, 10, 20)
     assert sorted(np.concatenate([tr, va, te])) == list(range(50))
-    assert list(data.split(50, 20, 10, seed=3)[0]) == list(tr)  # seeded
+    assert list(dataset.split(50, 20, 10, seed=3)[0]) == list(tr)  # seeded
     # a fixed test set: every training size and draw shares the validation and test frames
-    small, va5, te5 = data.split(50, 10, 10, n_test=5, seed=3)
-    large, va5b, te5b = data.split(50, 30, 10, n_test=5, seed=3)
+    small, va5, te5 = dataset.split(50, 10, 10, n_test=5, seed=3)
+    large, va5b, te5b = dataset.split(50, 30, 10, n_test=5, seed=3)
     assert len(te5) == 5 and list(te5) == list(te5b) and list(va5) == list(va5b)
     assert set(small) < set(large)  # one draw's sets are nested
-    other = data.split(50, 10, 10, n_test=5, seed=3, draw=1)[0]
+    other = dataset.split(50, 10, 10, n_test=5, seed=3, draw=1)[0]
     assert set(other) != set(small) and not set(other) & (set(va5) | set(te5))
     with pytest.raises(SystemExit):
-        data.split(30, 20, 10)
+        dataset.split(30, 20, 10)
     assert "needs more than the 30 frames" in capsys.readouterr().err
 
 
@@ -345,7 +345,7 @@ def test_md17_path_on_a_local_npz(tmp_path):
     assert f"{len(E)} frames of 9 atoms" in res.stdout
     # MD17's kcal/mol are converted to eV by SchNetPack's units
     assert f"energy {E.min() / EV_KCAL:.3f} .. {E.max() / EV_KCAL:.3f} eV" in res.stdout
-    e_db, f_db, _ = data.read_energies_forces(db)
+    e_db, f_db, _ = dataset.read_energies_forces(db)
     np.testing.assert_allclose(f_db, F.reshape(-1, 3) / EV_KCAL, rtol=1e-6)
     again = run_in(tmp_path, SCRIPT1, "--source", "md17", "--md17-file", npz, "--db-path", db)
     assert "is up to date" in again.stdout

@@ -22,7 +22,7 @@ from schnetpack.interfaces import SpkCalculator
 
 from conftest import ROOT, notebook_images, run_notebook, run_script
 
-from schnet_tutorial import data, md, model_files  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset, md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2, SCRIPT3 = (TUT / f"script{k}.py" for k in ("1_prepare_data", "2_train_schnet", "3_run_md"))
@@ -106,7 +106,7 @@ def files(tmp_path_factory):
         a.calc = SinglePointCalculator(a, energy=-100.0 - k, forces=np.zeros((9, 3)))
         frames.append(a)
     paths = {"dir": d, "db": d / "small.db", "start": d / "start.xyz", "data": d / "frames.xyz"}
-    data.build_database(frames, paths["db"])
+    dataset.build_database(frames, paths["db"])
     write(paths["data"], frames, format="extxyz")
     write(paths["start"], ethanol())
     gentle = make_model()  # small forces: a random network must not tear ethanol apart in 20 steps
@@ -122,7 +122,7 @@ def files(tmp_path_factory):
             {
                 "energy_unit": "eV",
                 "database": str(paths["db"]),
-                "database_fingerprint": data.database_fingerprint(paths["db"]),
+                "database_fingerprint": dataset.database_fingerprint(paths["db"]),
                 "elements": [1, 6, 8],
             }
         )
@@ -272,7 +272,7 @@ def test_start_geometry(files, capsys):
     atoms, origin = md.start_geometry(f"{files['data']}@2", files["schnet"])
     assert atoms.info["frame"] == 2 and origin.endswith("frame 2")
     _, origin = md.start_geometry("", files["painn"])  # a model without model_info.json
-    assert "ethanol_pbe.xyz.gz" in origin and "not found" in origin
+    assert "ethanol_pbe.xyz.gz" in origin and "test frames are not known" in origin
     message = one_line_error(capsys, lambda: md.start_geometry(f"{files['data']}@99", files["schnet"]))
     assert "has 6 frames" in message
 

@@ -14,7 +14,7 @@ import schnetpack.transform as trn
 
 from conftest import ROOT, output_with_database, run_script
 
-from schnet_tutorial import data, model_files, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset, model_files, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
 
 SCRIPT4 = ROOT / "schnet_tutorial" / "script4_learning_curve.py"
 RESULT = re.compile(
@@ -68,7 +68,7 @@ def test_curve_and_ladder(first_run):
     info = json.loads((out / best_folder.split(str(out) + "/")[1] / model_files.INFO_FILE).read_text())
     assert info["elements"] == [1, 6, 8] and info["energy_unit"] == "eV"
     model = model_files.load_model(best_folder)
-    (inputs,) = data.load_inputs(out / "schnet_tutorial" / "data" / "ethanol.db", 5.0, [0, 1])
+    (inputs,) = dataset.load_inputs(out / "schnet_tutorial" / "data" / "ethanol.db", 5.0, [0, 1])
     energies, forces = model_files.predict_energy_forces(model, [trn.CastTo32()(d) for d in inputs])
     assert energies.shape == (2,) and forces.shape == (18, 3) and np.isfinite(forces).all()
 

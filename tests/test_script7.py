@@ -16,7 +16,7 @@ import pytest
 from ase.io import read, write
 
 from conftest import ROOT, run_script
-from schnet_tutorial import data
+from schnet_tutorial import dataset
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2, SCRIPT7 = (
@@ -38,7 +38,7 @@ def trained(tmp_path_factory):
     """An output folder holding script1's database of 300 frames and a model script2 trained on it."""
     out = tmp_path_factory.mktemp("script6")
     env = {"ML_TUTORIAL_OUTPUT": str(out)}
-    write(str(out / "small.xyz"), data.read_frames(data.DATA_FILE, index=":300"), format="extxyz")
+    write(str(out / "small.xyz"), dataset.read_frames(dataset.DATA_FILE, index=":300"), format="extxyz")
     res = run_script(SCRIPT1, "--data-file", out / "small.xyz", "--db-path", out / "small.db", env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     res = run_script(SCRIPT2, "--quick", "--db-path", out / "small.db", "--n-test", "50", env=env)

@@ -65,3 +65,18 @@ def test_the_project_is_installed_and_the_readme_installs_it():
     readme = (ROOT / "README.md").read_text()
     assert "-r requirements.txt -e ." in readme and "source .venv/bin/activate" in readme
     assert "- -e ." in (ROOT / "environment.yml").read_text()
+
+
+def test_output_folders_in_the_working_folder_do_not_shadow_the_modules(tmp_path):
+    """A notebook kernel runs in its folder: with ML_TUTORIAL_OUTPUT there, it holds
+    schnet_tutorial/{data,models,ase_calcs}; no module of the package may have one of those names."""
+    import sys
+
+    for name in ("data", "models", "ase_calcs"):
+        (tmp_path / "schnet_tutorial" / name).mkdir(parents=True)
+    names = sorted(p.stem for p in (ROOT / "schnet_tutorial").glob("*.py"))
+    assert not {"data", "models", "ase_calcs"} & set(names)
+    helpers = [n for n in names if not n.startswith(("script", "make_", "__"))]  # the lessons' modules
+    code = f"import importlib; [importlib.import_module('schnet_tutorial.' + m) for m in {helpers!r}]"
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]

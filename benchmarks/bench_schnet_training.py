@@ -1,4 +1,4 @@
-"""Benchmark (issue 4, SYLLABUS rows 16-17): script2's training against SchNetPack's own tutorial.
+"""Benchmark (issue 4; the minute of slides 16-17): script2's training against SchNetPack's own tutorial.
 
 On the same data (the bundled ethanol PBE set, its database built in a temporary folder), the same
 split (1,000 training / 500 validation / 500 test frames, script2's seed) and in the same run:

@@ -1,4 +1,4 @@
-"""script5_uncertainty.py: "When can I trust my force field?" (beyond the slides; SYLLABUS row 19).
+"""script5_uncertainty.py: "When can I trust my force field?" (beyond the slides).
 
 A force field gives no warning when it meets a geometry unlike its training data. A committee of
 models, trained from different seeds on different subsets of the data, agrees where the data taught
@@ -25,7 +25,8 @@ from schnet_tutorial.model_files import shown
 COMMITTEE = 4  # models in the committee (different seeds and training frames)
 N_TRAIN = 1000  # training frames of each committee member: its own random subset of the pool
 STEPS = 3750  # optimizer steps per member (the minute's training: 30 epochs of 1,000 frames, batch 8)
-N_TEST, N_VAL = 500, 200  # test frames; validation frames (every training keeps its best model on them)
+N_TEST = 500  # test frames: no model ever trains on them
+N_VAL = 200  # validation frames: every training keeps its best model on them
 SPLIT_SEED = 0  # which frames are test, validation and pool (the same split as script4's)
 N_BINS = 10  # bins of the calibration curve, each with the same number of test frames
 THRESHOLD_QUANTILE = 0.99  # MD steps more uncertain than this fraction of the test frames are flagged

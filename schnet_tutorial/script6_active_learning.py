@@ -1,4 +1,4 @@
-"""script6_active_learning.py: "Which frames should I label next?" (beyond the slides; SYLLABUS row 19b).
+"""script6_active_learning.py: "Which frames should I label next?" (beyond the slides).
 
 DFT labels are the expensive part of a force field. script5 showed that a committee's disagreement
 warns where its error is large; here it chooses the frames to label: start from a few labelled
@@ -27,7 +27,8 @@ AL_BATCH = 50  # frames labelled per round
 AL_ROUNDS = 3  # rounds: the last committees are trained on AL_START + AL_ROUNDS x AL_BATCH frames
 N_SEEDS = 2  # repeats of the whole comparison, from other random start sets
 STEPS = 2000  # optimizer steps of each training (fewer than script5's 3,750: small sets learn faster)
-N_TEST, N_VAL = 500, 200  # test frames; validation frames (every training keeps its best model on them)
+N_TEST = 500  # test frames: no model ever trains on them
+N_VAL = 200  # validation frames: every training keeps its best model on them
 SPLIT_SEED = 0  # which frames are test, validation and pool (the same split as script4's and script5's)
 RELABEL = 0  # > 0: label that many flagged frames of a committee MD with PBE (PySCF) and train again
 TEMPERATURE_K = 1000.0  # the temperature of that MD (K): hot, to leave the data

@@ -1,4 +1,4 @@
-"""script7_vibrations.py: "Is the force field physically right?" (beyond the slides; SYLLABUS row 20).
+"""script7_vibrations.py: "Is the force field physically right?" (beyond the slides: a chemist's check).
 
 A small test-set force error does not tell whether a force field gets the molecule right. A chemist
 checks the minimum-energy structure and the vibrations, so this script compares the trained model

@@ -85,12 +85,14 @@ print(
 # %% 2 Model
 # Slide 15, tied to slides 4-5. Each atom starts as a learned vector for its element (an embedding:
 # slide 4's one-hot code times a trainable matrix). Distances are expanded in Gaussians (slide 4's
-# phi_k(r)) that feed small networks making continuous filters; a cosine cutoff takes them smoothly
-# to zero at CUTOFF. In each interaction block every atom receives a message from each neighbour,
-# weighted by the filter of their distance. Atomwise, an MLP with a smooth activation (slide 5),
-# gives every atom an energy; their sum is E, and Forces gives F = -dE/dR by automatic
-# differentiation. AddOffsets adds the mean energy back (as one float64 number, the way SchNetPack
-# stores it), so the saved model predicts absolute energies. Look at the parameter count.
+# :math:`\phi_k(r) = \exp(-(r - \mu_k)^2 / 2\sigma^2)`) that feed small networks making continuous
+# filters :math:`W(r_{ij})`; a cosine cutoff takes them smoothly to zero at CUTOFF. In each
+# interaction block every atom receives a message from each neighbour, weighted by the filter of
+# their distance: :math:`\mathbf{x}_i \leftarrow \mathbf{x}_i + \sum_j \mathbf{x}_j \circ W(r_{ij})`.
+# Atomwise, an MLP with a smooth activation (slide 5), gives every atom an energy; their sum is
+# :math:`E = \sum_i E_i`, and Forces gives :math:`\mathbf{F}_i = -\partial E / \partial \mathbf{R}_i` by
+# automatic differentiation. AddOffsets adds the mean energy back (as one float64 number, the way
+# SchNetPack stores it), so the saved model predicts absolute energies. Look at the parameter count.
 activation = pipeline.ACTIVATIONS[ACTIVATION]  # e.g. torch.nn.functional.silu
 Representation = {"schnet": spk.representation.SchNet, "painn": spk.representation.PaiNN}[MODEL]
 filters = {"n_filters": N_FILTERS or N_FEATURES} if MODEL == "schnet" else {}  # PaiNN has no such setting

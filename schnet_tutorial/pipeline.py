@@ -135,6 +135,20 @@ class SettingsLogger(TensorBoardLogger):
     Lightning's automatic call at the start (the task's arguments) writes nothing.
     """
 
+    # SCALARS: the loss curves first, the validation errors with their units; Lightning's "epoch"
+    # counter (a staircase that would open the tab) is left out: the x axis is the step anyway
+    RENAME = {
+        "train_loss": "1_loss/train",
+        "val_loss": "1_loss/validation",
+        "val_energy_MAE_eV": "2_validation_MAE/energy_eV",
+        "val_forces_MAE_eV_per_A": "2_validation_MAE/forces_eV_per_A",
+    }
+
+    def log_metrics(self, metrics, step=None):
+        renamed = {self.RENAME.get(k, k): v for k, v in metrics.items() if k != "epoch"}
+        if renamed:
+            super().log_metrics(renamed, step)
+
     def log_hyperparams(self, params, metrics=None):
         if metrics:  # (Lightning closed its own writer when training ended)
             with SummaryWriter(self.log_dir) as writer:

@@ -247,7 +247,8 @@ def test_train_test_save_load_and_rerun(small_data, tmp_path):
     (tb_run,) = (tmp_path / "runs").iterdir()
     assert tb_run.name == run_dir.name == "schnet_e3_lr0.01_f64"
     scalars = tensorboard_scalars(tb_run)
-    assert {"train_loss", "val_loss", "val_energy_MAE_eV", "val_forces_MAE_eV_per_A"} <= set(scalars)
+    assert {"1_loss/train", "1_loss/validation", "2_validation_MAE/energy_eV"} <= set(scalars)
+    assert "2_validation_MAE/forces_eV_per_A" in scalars and "epoch" not in scalars
     cosine = [1e-4 + (1e-2 - 1e-4) * 0.5 * (1 + math.cos(math.pi * k / 3)) for k in range(3)]
     np.testing.assert_allclose(scalars["lr_schedule"], cosine, rtol=1e-6)
     assert scalars["test/force_MAE_kcal_per_mol_A"][0] == pytest.approx(f_mae / 1000 * EV_KCAL, rel=1e-3)

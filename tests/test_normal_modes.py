@@ -1,4 +1,4 @@
-"""The PBE/def2-SVP reference of script6 (schnet_tutorial/data/ethanol_pbe_normal_modes.json) and its
+"""The PBE/def2-SVP reference of script7 (schnet_tutorial/data/ethanol_pbe_normal_modes.json) and its
 generator, schnet_tutorial/make_normal_modes.py: content, units, and a cheap PBE re-check (one gradient
 for the residual forces, four more for two frequencies by finite differences; under a minute)."""
 

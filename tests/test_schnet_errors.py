@@ -88,7 +88,7 @@ def md_files(folder):
 
 
 # ------------------------------------------------------------------ 1 a molecule the model never saw
-def test_ethanol_model_refuses_water_and_script6_refuses_a_water_model(trained, tmp_path):
+def test_ethanol_model_refuses_water_and_script7_refuses_a_water_model(trained, tmp_path):
     # script2 records the data, the elements and the molecules
     info = json.loads((trained["model"] / "model_info.json").read_text())
     assert info["elements"] == [1, 6, 8] and info["molecules"] == ["C2H6O"] and info["data_source"]

@@ -12,7 +12,7 @@ Finished trainings are reused from results/bench_ladder_knobs/ (delete it to mea
 numbers are the same on every machine (fixed seeds); the times are this machine's.
 """
 
-from schnet_tutorial import dataset, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset, workers  # isort: skip (first: it quiets SchNetPack's import)
 import sys
 
 from common.runs import DATABASE, RESULTS_DIR
@@ -32,12 +32,10 @@ VARIANTS = {
 
 train_idx, val_idx, test_idx = dataset.split(dataset.count_frames(DATABASE), 1000, 200, 500, seed=0)
 chosen = sys.argv[1:] or list(VARIANTS)
-jobs = {}
-for name in chosen:
-    s = {"MODEL": "painn", **VARIANTS[name]}
-    epochs = pipeline.epochs_for(STEPS, 1000, s.get("BATCH_SIZE", 8))
-    jobs[name] = {**s, "EPOCHS": epochs, "VAL_EVERY": max(1, epochs // 20), "train_idx": train_idx,
-                  "val_idx": val_idx, "test_idx": test_idx}  # fmt: skip
+jobs = {
+    name: workers.job(train_idx, val_idx, test_idx, STEPS, 0, MODEL="painn", **VARIANTS[name])
+    for name in chosen
+}
 results = workers.run_all(jobs, RESULTS_DIR / "bench_ladder_knobs", workers=2)
 print(f"PaiNN, 1,000 frames, {STEPS} steps: test MAE (energy kcal/mol, forces kcal/mol/Å), training time")
 for name, r in results.items():

@@ -24,7 +24,7 @@ from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_mom
 from schnetpack.interfaces.ase_interface import AbsoluteUncertainty, SpkEnsembleCalculator
 
 from common.settings import warn
-from schnet_tutorial import dataset, md, model_files, pipeline, workers
+from schnet_tutorial import dataset, md, model_files, workers
 
 KCAL = dataset.EV_TO_KCAL_PER_MOL
 counts = {"trained": 0, "reused": 0}  # the trainings of this run (train adds to it)
@@ -33,21 +33,6 @@ counts = {"trained": 0, "reused": 0}  # the trainings of this run (train adds to
 # ---------------------------------------------------------------------------------------------
 # Trainings
 # ---------------------------------------------------------------------------------------------
-def training(train_idx, val_idx, test_idx, steps: int, seed: int, **changes) -> dict:
-    """One training of script2's pipeline: about ``steps`` optimizer steps on ``train_idx``,
-    validated about 20 times (200 validation frames cost as much as many steps)."""
-    epochs = pipeline.epochs_for(steps, len(train_idx))
-    return {
-        **changes,
-        "SEED": seed,
-        "EPOCHS": epochs,
-        "VAL_EVERY": max(1, epochs // 20),
-        "train_idx": train_idx,
-        "val_idx": val_idx,
-        "test_idx": test_idx,
-    }
-
-
 def _report(name, result, folder, cached):
     counts["reused" if cached else "trained"] += 1
     if not cached:

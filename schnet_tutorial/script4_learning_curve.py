@@ -98,22 +98,15 @@ print(f"cost: {weights[0]} x MSE(energy) + {weights[1]} x MSE(forces)")
 # model, so a rerun reuses it (FORCE = True retrains); the lines below appear as trainings finish.
 
 
-def training(settings, n, draw, steps):
-    """A training of script2's pipeline: its settings, about ``steps`` optimizer steps, the frames."""
-    epochs = pipeline.epochs_for(steps, n)
-    train_idx, val_idx, test_idx = frames(n, draw)
-    return {**settings, "SEED": draw, "EPOCHS": epochs, "VAL_EVERY": max(1, epochs // 20),
-            "train_idx": train_idx, "val_idx": val_idx, "test_idx": test_idx}  # fmt: skip
-
-
 points = {
-    (model, n, draw): training({"MODEL": model}, n, draw, STEPS)
+    (model, n, draw): workers.job(*frames(n, draw), STEPS, seed=draw, MODEL=model)
     for model in MODELS
     for n, n_sets in zip(TRAIN_SIZES, SETS_PER_SIZE)
     for draw in range(n_sets)
 }
 ladder = {
-    name: training(change, N_LADDER, 0, round(times * STEPS)) for name, (change, times) in rungs.items()
+    name: workers.job(*frames(N_LADDER, 0), round(times * STEPS), seed=0, **change)
+    for name, (change, times) in rungs.items()
 }
 
 

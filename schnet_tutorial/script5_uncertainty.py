@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from common.plotting import plain_log_labels, save_figure, show
 from common.runs import ASE_CALCS_DIR, DATABASE, RESULTS_DIR
 from common.settings import check, check_writable, setup
-from schnet_tutorial import dataset, pipeline, record
+from schnet_tutorial import dataset, pipeline, record, workers
 from schnet_tutorial.model_files import shown
 
 # %% Settings: edit these, or override them on the command line (--committee 8 --md-steps 4000)
@@ -66,7 +66,7 @@ print(f"{n_frames} frames: {N_TEST} test, {N_VAL} validation, a pool of {len(e_p
 # training frames. Its prediction is the mean of the members; its uncertainty is how much they
 # disagree. For MD it is one ASE calculator: SchNetPack's SpkEnsembleCalculator runs every member at
 # every step, moves the atoms with the mean forces and keeps the disagreement (committee.calculator).
-jobs = {f"member {k}": committee.training(*splits[k], STEPS, seed=k) for k in range(COMMITTEE)}
+jobs = {f"member {k}": workers.job(*splits[k], STEPS, seed=k) for k in range(COMMITTEE)}
 print(f"committee: {COMMITTEE} x SchNet ({pipeline.DEFAULTS['N_FEATURES']} features), {STEPS} steps each")
 
 # %% 3 Cost function

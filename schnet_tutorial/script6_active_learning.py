@@ -18,7 +18,7 @@ import numpy as np
 from common.plotting import save_figure, show
 from common.runs import ASE_CALCS_DIR, DATABASE, RESULTS_DIR
 from common.settings import check, check_writable, fail, setup, warn
-from schnet_tutorial import dataset, pipeline, record
+from schnet_tutorial import dataset, pipeline, record, workers
 
 # %% Settings: edit these, or override them on the command line (--al-rounds 6 --n-seeds 3)
 COMMITTEE = 4  # models per committee (the same frames, different seeds)
@@ -80,7 +80,7 @@ def jobs(strategy, s, r, **changes):
     """The committee of one strategy, repeat and round: trained on its labels."""
     train_idx = labels[strategy, s][r]
     return {
-        (strategy, s, r, k): committee.training(train_idx, val_idx, test_idx, STEPS, seed=k, **changes)
+        (strategy, s, r, k): workers.job(train_idx, val_idx, test_idx, STEPS, seed=k, **changes)
         for k in range(COMMITTEE)
     }
 

@@ -75,6 +75,22 @@ def serve() -> None:
 # ---------------------------------------------------------------------------------------------
 # Many trainings (in the script's process)
 # ---------------------------------------------------------------------------------------------
+def job(train_idx, val_idx, test_idx, steps: int, seed: int, **changes) -> dict:
+    """One training for ``run_all``: script2's settings with ``changes``, about ``steps`` optimizer
+    steps on ``train_idx`` (EPOCHS from the steps), validated about 20 times (200 validation
+    frames cost as much as many steps), ``seed`` for the weights and the batch order."""
+    epochs = pipeline.epochs_for(steps, len(train_idx), changes.get("BATCH_SIZE", DEFAULTS["BATCH_SIZE"]))
+    return {
+        **changes,
+        "SEED": seed,
+        "EPOCHS": epochs,
+        "VAL_EVERY": max(1, epochs // 20),
+        "train_idx": train_idx,
+        "val_idx": val_idx,
+        "test_idx": test_idx,
+    }
+
+
 def folder_of(base: Path, s: dict) -> Path:
     """base/<model>_n<frames>_seed<seed>_<hash of the settings and of the database>: a training
     with the same settings (in any script's list) has the same folder. Settings at their default

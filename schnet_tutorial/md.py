@@ -30,6 +30,8 @@ from schnet_tutorial.dataset import (
 )
 from schnet_tutorial.model_files import INFO_FILE, model_cutoff
 
+MIN_DISTANCE_A = 0.5  # two atoms closer than this (Å): no molecule, at the start or along the MD
+
 
 class MoleculeCalculator(Calculator):
     """ASE calculator: the trained SchNetPack model itself, its inputs built once for one molecule.
@@ -134,15 +136,15 @@ def start_geometry(start: str, model_path: Path, seed: int = 0):
     return atoms, f"{db.name}, frame {k}" + (" (test set: not used in training)" if same else "")
 
 
-def check_distances(atoms, where: str, closest: float = 0.5) -> None:
-    """Stop with one line if two atoms of a start geometry are closer than ``closest`` Å: no
+def check_distances(atoms, where: str) -> None:
+    """Stop with one line if two atoms of a start geometry are closer than MIN_DISTANCE_A: no
     molecule looks like that (a typo in the file, or the wrong unit: Bohr or nm for Å)."""
     if len(atoms) < 2:
         return
     d = atoms.get_all_distances()
     i, j = np.triu_indices(len(atoms), k=1)
     k = int(np.argmin(d[i, j]))
-    if d[i[k], j[k]] < closest:
+    if d[i[k], j[k]] < MIN_DISTANCE_A:
         symbols = atoms.get_chemical_symbols()
         fail(
             f"the start geometry ({where}) has atoms {symbols[i[k]]}{i[k]} and {symbols[j[k]]}{j[k]} only "
@@ -188,7 +190,9 @@ class StabilityMonitor:
     finite, or (``max_drift`` in eV/atom, for NVE) the total energy moves more than that.
     """
 
-    def __init__(self, atoms, dyn, max_stretch=1.5, max_compress=0.6, max_drift=None, min_distance=0.5):
+    def __init__(
+        self, atoms, dyn, max_stretch=1.5, max_compress=0.6, max_drift=None, min_distance=MIN_DISTANCE_A
+    ):
         self.atoms, self.dyn, self.max_drift, self.min_distance = atoms, dyn, max_drift, min_distance
         self.max_stretch, self.max_compress = max_stretch, max_compress
         self.i, self.j = np.triu_indices(len(atoms), k=1)

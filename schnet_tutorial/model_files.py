@@ -33,7 +33,7 @@ from schnetpack.units import convert_units
 
 from common.runs import MODELS_DIR, new_run_dir
 from common.settings import fail, first_line, quick_settings, warn
-from schnet_tutorial.dataset import count_frames, database_fingerprint
+from schnet_tutorial.dataset import count_frames, database_fingerprint, read_stamp
 
 MODEL_FILE, INFO_FILE = "best_model", "model_info.json"
 
@@ -109,14 +109,13 @@ def save_model_info(
     (``interrupted``: the training was stopped by Ctrl-C; ``learned`` False: no better than guessing
     zero forces). Written last, it marks the model as finished (newest_model only takes folders that
     have it, and not those that learned nothing). On a write error the model is kept elsewhere."""
-    source = Path(db_path).with_name(Path(db_path).name + ".source.json")
     info = {
         "model_file": MODEL_FILE, "energy_unit": "eV", "forces_unit": "eV/Ang", "position_unit": "Ang",
         "cutoff_A": settings.get("CUTOFF"), "mean_energy_per_atom_eV": mean_energy_per_atom,
         "database": str(Path(db_path).resolve()), "n_frames": count_frames(db_path),
         "database_fingerprint": database_fingerprint(db_path), "learned": bool(learned),
         "quick": quick_settings(),
-        "data_source": json.loads(source.read_text(encoding="utf-8")) if source.is_file() else None,
+        "data_source": read_stamp(db_path),
         "elements": sorted({int(z) for d in train_data for z in d[P.Z]}),
         "molecules": _formulas(d[P.Z].tolist() for d in train_data),
         "interrupted": bool(interrupted), "settings": settings, "results": results,

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from common.runs import DATABASE
 from common.settings import fail
+from schnet_tutorial.dataset import read_stamp
 from schnet_tutorial.pipeline import DEFAULTS
 
 INDEX_KEYS = ("train_idx", "val_idx", "test_idx")  # a training's frames, beside its settings
@@ -97,9 +98,9 @@ def folder_of(base: Path, s: dict) -> Path:
     value stay out of the hash, so a new knob (at its default) keeps the finished trainings."""
     s = {**DEFAULTS, **_plain(s)}
     db = Path(s["DB_PATH"] or DATABASE)
-    stamp = db.with_name(db.name + ".source.json")
+    stamp = read_stamp(db)  # where the database was built from: another source, other trainings
     key = {k: v for k, v in s.items() if k not in DEFAULTS or v != DEFAULTS[k]}
-    key.update(database=str(db.resolve()), data=stamp.read_text() if stamp.is_file() else "")
+    key.update(database=str(db.resolve()), data=json.dumps(stamp) if stamp is not None else "")
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
     return Path(base) / f"{s['MODEL']}_n{len(s['train_idx'])}_seed{s['SEED']}_{digest}"
 

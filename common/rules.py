@@ -56,7 +56,7 @@ def number_list(item, test, says, length=None, kind=list):
 
 
 ACTIVATIONS = ("gelu", "relu", "tanh", "silu", "softplus", "ssp")  # ssp: SchNet's shifted softplus
-MODELS = ("schnet", "painn")  # the SchNetPack representations the lessons train
+MODELS = ("schnet", "painn", "so3net")  # the SchNetPack representations the lessons train
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
 INTS_1 = number_list(int, lambda v: v >= 1, "a list of integers >= 1")
@@ -107,6 +107,7 @@ RULES: dict[str, Rule] = {
     **named(NON_NEGATIVE, "TIME_BUDGET_S ENERGY_WEIGHT FORCE_WEIGHT FRICTION_PER_FS"),
     "LR_SCHEDULE": choice("cosine", "constant"),
     "LR_FINAL": _number(float, 0, 1, low_open=True, says="a number in (0, 1]"),
+    "EMA_DECAY": _number(float, 0, 1, high_open=True, says="a number in [0, 1): 0 = none, 0.99 typical"),
     "ACCELERATOR": choice("cpu", "gpu", "auto"),
     # SchNet: molecular dynamics (script3), uncertainty (script5) and vibrations (script7)
     "ENERGY_UNIT": choice("", "eV", "kcal/mol", "kJ/mol", "Hartree"), "START": TEXT,
@@ -131,6 +132,10 @@ RELATIONS = [
       for name in ("LEARNING_RATE_RANGE", "WIDTH_RANGE", "DEPTH_RANGE", "L2_RANGE")],
     (("VAL_EVERY", "EPOCHS"), lambda v, e: v <= e,
      "VAL_EVERY ({}) must be at most EPOCHS ({}): no validation would run, and no model be kept"),
+    (("EMA_DECAY", "VAL_EVERY"), lambda a, v: a == 0 or v == 1,  # SchNetPack 2.2's callback restores the
+     # weights of the last validation at every epoch's start: with VAL_EVERY > 1 training would go back
+     "EMA_DECAY ({}) needs VAL_EVERY = 1 (got {}): SchNetPack's average of the weights is kept only "
+     "when every epoch is validated",),
     (("ENERGY_WEIGHT", "FORCE_WEIGHT"), lambda e, f: e + f > 0,
      "ENERGY_WEIGHT and FORCE_WEIGHT must not both be 0, got {} and {}"),
     (("CORRELATION_FS", "MD_STEPS", "TIMESTEP_FS"), lambda c, n, dt: c <= n * dt / 2,

@@ -54,6 +54,7 @@ DEFAULTS = {
     "LOSS": "mse",
     "ENERGY_WEIGHT": 0.01,
     "FORCE_WEIGHT": 0.99,
+    "EMA_DECAY": 0.0,
     "VAL_EVERY": 1,
     "SEED": 0,
     "N_THREADS": 1,
@@ -67,6 +68,12 @@ ACTIVATIONS = {  # ACTIVATION -> the function (common.settings.ACTIVATIONS names
     "tanh": torch.tanh,
     "softplus": torch.nn.functional.softplus,
 }
+REPRESENTATIONS = {  # MODEL -> SchNetPack's representation
+    "schnet": spk.representation.SchNet,
+    "painn": spk.representation.PaiNN,
+    "so3net": spk.representation.SO3net,
+}
+SO3NET_LMAX = 2  # SO3net's highest angular order of its features (spherical harmonics up to l = 2)
 LEARNED_NOTHING = 0.9  # a test force MAE above this fraction of the zero-force guess's: nothing learned
 
 
@@ -86,8 +93,9 @@ def prepare(db_path, cutoff: float, train_idx, val_idx, test_idx):
 def build_model(s: dict, mean_per_atom: torch.Tensor):
     """script2's cell 2: the NeuralNetworkPotential."""
     activation = ACTIVATIONS[s["ACTIVATION"]]
-    Representation = {"schnet": spk.representation.SchNet, "painn": spk.representation.PaiNN}[s["MODEL"]]
+    Representation = REPRESENTATIONS[s["MODEL"]]
     filters = {"n_filters": s["N_FILTERS"] or s["N_FEATURES"]} if s["MODEL"] == "schnet" else {}
+    filters = {"lmax": SO3NET_LMAX} if s["MODEL"] == "so3net" else filters
     representation = Representation(
         n_atom_basis=s["N_FEATURES"],
         n_interactions=s["N_INTERACTIONS"],
@@ -265,12 +273,13 @@ def train(settings: dict, folder, train_idx, val_idx, test_idx) -> dict:
     np.savez(folder / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
     model_file = str(folder / model_files.MODEL_FILE)
     checkpoint = spk.train.ModelCheckpoint(model_file, dirpath=folder, filename="best", monitor="val_loss")
+    average = [spk.train.ExponentialMovingAverage(decay=s["EMA_DECAY"])] if s["EMA_DECAY"] else []
     trainer = pl.Trainer(
         max_epochs=s["EPOCHS"],
         accelerator="cpu",
         devices=1,
         inference_mode=False,  # validating the forces needs gradients
-        callbacks=[checkpoint],
+        callbacks=[checkpoint, *average],
         logger=False,
         check_val_every_n_epoch=s["VAL_EVERY"],
         num_sanity_val_steps=0,

@@ -39,6 +39,7 @@ ACTIVATION = "silu"  # "silu" (x sigmoid(x)), "ssp" (shifted softplus, the SchNe
 LOSS = "mse"  # "mse": mean squared errors; "l1": mean absolute errors (the test's own measure)
 ENERGY_WEIGHT = 0.01  # weight of the energy errors (eV²) in the cost
 FORCE_WEIGHT = 0.99  # weight of the force errors (eV²/Å²) in the cost
+EMA_DECAY = 0.0  # > 0: validate and keep a running average of the weights (0.99: about the last 100 steps)
 LEARNING_RATE = 1e-2  # start value (AdamW); 2e-2 is already too large here
 LR_SCHEDULE = "cosine"  # "cosine": decays to LR_FINAL x LEARNING_RATE over the epochs; "constant"
 LR_FINAL = 0.01
@@ -94,8 +95,10 @@ print(
 # automatic differentiation. AddOffsets adds the mean energy back (as one float64 number, the way
 # SchNetPack stores it), so the saved model predicts absolute energies. Look at the parameter count.
 activation = pipeline.ACTIVATIONS[ACTIVATION]  # e.g. torch.nn.functional.silu
-Representation = {"schnet": spk.representation.SchNet, "painn": spk.representation.PaiNN}[MODEL]
-filters = {"n_filters": N_FILTERS or N_FEATURES} if MODEL == "schnet" else {}  # PaiNN has no such setting
+Representation = {"schnet": spk.representation.SchNet, "painn": spk.representation.PaiNN,
+                  "so3net": spk.representation.SO3net}[MODEL]  # fmt: skip
+filters = {"n_filters": N_FILTERS or N_FEATURES} if MODEL == "schnet" else {}  # SchNet's alone
+filters = {"lmax": pipeline.SO3NET_LMAX} if MODEL == "so3net" else filters  # SO3net's highest angular order
 representation = Representation(
     n_atom_basis=N_FEATURES,  # the embedding: one learned vector of N_FEATURES numbers per element
     n_interactions=N_INTERACTIONS,
@@ -116,7 +119,8 @@ model = spk.model.NeuralNetworkPotential(
 n_params = count_parameters(model)
 print(
     f"{MODEL}: {N_INTERACTIONS} interactions, {N_FEATURES} features, "
-    + (f"{N_FILTERS or N_FEATURES} filters, " if filters else "")
+    + (f"{N_FILTERS or N_FEATURES} filters, " if MODEL == "schnet" else "")
+    + (f"angular orders l <= {pipeline.SO3NET_LMAX}, " if MODEL == "so3net" else "")
     + f"{N_RBF} Gaussians, cutoff {CUTOFF} Å, {ACTIVATION}: {n_params:,} trainable parameters"
 )
 
@@ -137,7 +141,10 @@ for name, weight in (("energy", ENERGY_WEIGHT), ("forces", FORCE_WEIGHT)):
 # Slides 7, 9 and 12: AtomisticTask ties model, cost and optimizer together; Lightning's Trainer
 # runs it: AdamW steps on mini-batches of BATCH_SIZE frames, the learning rate falling along a
 # cosine over the epochs (a torch scheduler), the validation loss after every epoch, and
-# SchNetPack's ModelCheckpoint saving the model of the best validation loss as best_model.
+# SchNetPack's ModelCheckpoint saving the model of the best validation loss as best_model. With
+# EMA_DECAY > 0, SchNetPack's ExponentialMovingAverage keeps a running average of the weights over
+# about the last 1 / (1 - EMA_DECAY) steps, and validation, checkpoint and test use the average: it
+# smooths out the jitter of the last mini-batches (MACE's and NequIP's recipes do the same).
 # TensorBoard (tensorboard --logdir=runs) shows the losses, the validation MAEs and the learning
 # rate, and in its HPARAMS tab every run's settings and test errors. Ctrl-C stops the training: the
 # best model so far is then tested and saved, marked as interrupted in model_info.json.
@@ -155,6 +162,7 @@ model_dir = model_files.new_model_folder(run_name, runs_dir=RUNS_DIR)  # new, an
 np.savez(model_dir / "split.npz", train_idx=train_idx, val_idx=val_idx, test_idx=test_idx)
 model_file = str(model_dir / model_files.MODEL_FILE)
 checkpoint = spk.train.ModelCheckpoint(model_file, dirpath=model_dir, filename="best", monitor="val_loss")
+average = [spk.train.ExponentialMovingAverage(decay=EMA_DECAY)] if EMA_DECAY else []  # SchNetPack's
 logger = pipeline.SettingsLogger(str(RUNS_DIR), name=model_dir.name, version="", default_hp_metric=False)
 trainer = pl.Trainer(
     max_epochs=EPOCHS,
@@ -163,7 +171,7 @@ trainer = pl.Trainer(
     devices=DEVICES,
     num_nodes=NUM_NODES,
     inference_mode=False,  # validating the forces needs gradients
-    callbacks=[checkpoint, pl.callbacks.LearningRateMonitor()],
+    callbacks=[checkpoint, pl.callbacks.LearningRateMonitor(), *average],
     logger=logger,
     check_val_every_n_epoch=VAL_EVERY,
     num_sanity_val_steps=0,

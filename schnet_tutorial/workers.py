@@ -79,13 +79,15 @@ def serve() -> None:
 def job(train_idx, val_idx, test_idx, steps: int, seed: int, **changes) -> dict:
     """One training for ``run_all``: script2's settings with ``changes``, about ``steps`` optimizer
     steps on ``train_idx`` (EPOCHS from the steps), validated about 20 times (200 validation
-    frames cost as much as many steps), ``seed`` for the weights and the batch order."""
+    frames cost as much as many steps), or every epoch with an average of the weights (EMA_DECAY:
+    see common.rules), ``seed`` for the weights and the batch order."""
     epochs = pipeline.epochs_for(steps, len(train_idx), changes.get("BATCH_SIZE", DEFAULTS["BATCH_SIZE"]))
+    average = changes.get("EMA_DECAY", DEFAULTS["EMA_DECAY"])  # (SchNetPack's average: every epoch)
     return {
         **changes,
         "SEED": seed,
         "EPOCHS": epochs,
-        "VAL_EVERY": max(1, epochs // 20),
+        "VAL_EVERY": 1 if average else max(1, epochs // 20),
         "train_idx": train_idx,
         "val_idx": val_idx,
         "test_idx": test_idx,

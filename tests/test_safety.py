@@ -70,6 +70,15 @@ def test_no_validation_is_refused_before_any_work(trained):
     assert sorted(p.name for p in (out / "schnet_tutorial" / "models").iterdir()) == before
 
 
+def test_an_average_of_the_weights_needs_every_epoch_validated(trained):
+    out, env, _ = trained
+    res = run_script(SCRIPT2, "--quick", "--ema-decay", "0.99", "--val-every", "2", env=env)
+    assert res.returncode == 2 and errors(res.stderr) == [
+        "error: EMA_DECAY (0.99) needs VAL_EVERY = 1 (got 2): SchNetPack's average of the weights is kept "
+        "only when every epoch is validated"
+    ]
+
+
 def test_missing_or_wrong_database(trained, tmp_path):
     out, env, model = trained
     db = out / "schnet_tutorial" / "data" / "ethanol.db"

@@ -2,8 +2,9 @@
 
 PaiNN (64 features, 3 interactions) on 1,000 ethanol frames, script4's split (the first 500 frames
 of its shuffle are the test set, the next 200 validation, training = 1,000 of the rest: dataset.split),
-5,000 optimizer steps each; one knob changed from the minute's settings (pipeline.DEFAULTS, script2's) per
-line. Run from the project folder after script1:
+5,000 optimizer steps each; one knob changed per line from the slides' settings (pipeline.SCHNET_SLIDES:
+64 features, the MSE cost; script2's defaults until issue 22) with PaiNN. Run from the project folder
+after script1:
 
     python benchmarks/bench_ladder_knobs.py            # all variants, two side by side (~25 min)
     python benchmarks/bench_ladder_knobs.py l1 bs16    # only these
@@ -12,7 +13,7 @@ Finished trainings are reused from results/bench_ladder_knobs/ (delete it to mea
 numbers are the same on every machine (fixed seeds); the times are this machine's.
 """
 
-from schnet_tutorial import dataset, workers  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial import dataset, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
 import sys
 
 from common.runs import DATABASE, RESULTS_DIR
@@ -33,7 +34,14 @@ VARIANTS = {
 train_idx, val_idx, test_idx = dataset.split(dataset.count_frames(DATABASE), 1000, 200, 500, seed=0)
 chosen = sys.argv[1:] or list(VARIANTS)
 jobs = {
-    name: workers.job(train_idx, val_idx, test_idx, STEPS, 0, MODEL="painn", **VARIANTS[name])
+    name: workers.job(
+        train_idx,
+        val_idx,
+        test_idx,
+        STEPS,
+        0,
+        **{**pipeline.SCHNET_SLIDES, "MODEL": "painn", **VARIANTS[name]},
+    )
     for name in chosen
 }
 results = workers.run_all(jobs, RESULTS_DIR / "bench_ladder_knobs", workers=2)

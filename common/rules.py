@@ -158,7 +158,7 @@ QUICK: dict[str, dict] = {
     "script2_train_schnet": {"N_TRAIN": 200, "N_VAL": 50, "N_TEST": 0, "EPOCHS": 5, "N_FEATURES": 16,
                              "N_FILTERS": 0, "N_INTERACTIONS": 1},
     "script3_run_md": {"MD_STEPS": 100},
-    # script4: a SchNet curve of 2 sizes and the 4 short rungs on the larger one, seconds each
+    # script4: a SchNet curve of 2 sizes and the 5 short rungs on the larger one, seconds each
     "script4_learning_curve": {"MODELS": ["schnet"], "TRAIN_SIZES": [10, 100], "SETS_PER_SIZE": [2, 1],
                                "STEPS": 150, "N_VAL": 20, "N_TEST": 50, "N_LADDER": 100},
     "script7_vibrations": {"MD_STEPS": 1000, "CORRELATION_FS": 200.0},

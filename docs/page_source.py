@@ -27,7 +27,7 @@ LESSON_TITLES = {
     "lj_6_optimizers": "Gradient descent, momentum, stochasticity and Adam",
     "lj_7_hyperparameter_search": "Best practices: screen hyperparameters, grid and random search",
     "script1_prepare_data": "Ethanol DFT data for SchNetPack",
-    "script2_train_schnet": "A SchNet force field for ethanol in a minute",
+    "script2_train_schnet": "A force field for ethanol in a minute: SchNet and PaiNN",
     "script3_run_md": "Molecular dynamics with the trained force field",
     "script4_learning_curve": "How much data and which model? Learning curves and the ladder",
     "script5_uncertainty": "When can I trust my force field? Committee uncertainty",

@@ -162,7 +162,8 @@ if nve:
         f"NVE total-energy drift over {dyn.nsteps} steps: {drift:+.2f} meV/atom "
         f"(largest deviation {monitor.max_drift_seen * 1000:.2f} meV/atom)"
     )
-print(f"mean temperature over the second half: {temperature[len(temperature) // 2 :].mean():.0f} K")
+settled = temperature[len(temperature) // 2 :].mean()  # K: the first half is the thermostat's warm-up
+print(f"mean temperature over the second half: {settled:.0f} K")
 with Trajectory(str(traj_path)) as written:
     print(f"trajectory: {shown(traj_path)} ({len(written)} frames), log: {shown(log_path)}")
 if md.copy_as(traj_path, ASE_CALCS_DIR / "simulation.traj"):  # the slide's file: the newest run
@@ -178,5 +179,5 @@ if blow_up:
         f"the MD run blew up: {blow_up}. {advice}; the trajectory up to there is in {shown(traj_path)}",
         1,
     )
-result = f"steps_per_s={dyn.nsteps / wall:.0f} mean_temperature_K={temperature.mean():.0f}"
+result = f"steps_per_s={dyn.nsteps / wall:.0f} mean_temperature_K={settled:.0f}"
 print(f"result: {result}" + (f" drift_meV_per_atom={drift:+.2f}" if nve else ""))  # drift: NVE only

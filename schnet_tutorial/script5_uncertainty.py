@@ -24,7 +24,7 @@ from schnet_tutorial.model_files import shown
 # %% Settings: edit these, or override them on the command line (--committee 8 --md-steps 4000)
 COMMITTEE = 4  # models in the committee (different seeds and training frames)
 N_TRAIN = 1000  # training frames of each committee member: its own random subset of the pool
-STEPS = 3750  # optimizer steps per member (the minute's training: 30 epochs of 1,000 frames, batch 8)
+STEPS = 3750  # optimizer steps per member (30 epochs of 1,000 frames, batch 8)
 N_TEST = 500  # test frames: no model ever trains on them
 N_VAL = 200  # validation frames: every training keeps its best model on them
 SPLIT_SEED = 0  # which frames are test, validation and pool (the same split as script4's)
@@ -61,16 +61,21 @@ print(f"{n_frames} frames: {N_TEST} test, {N_VAL} validation, a pool of {len(e_p
 
 # %% 2 Model
 # Slide 10's variance, put to use: models trained on different sets of equal size differ, most where
-# the data are thin. The committee is COMMITTEE copies of the minute's SchNet (script2's model and
-# training, pipeline.DEFAULTS), each with its own seed (initial weights, batch order) and its own
-# training frames. Its prediction is the mean of the members; its uncertainty is how much they
-# disagree. For MD it is one ASE calculator: SchNetPack's SpkEnsembleCalculator runs every member at
-# every step, moves the atoms with the mean forces and keeps the disagreement (committee.calculator).
-jobs = {f"member {k}": workers.job(*splits[k], STEPS, seed=k) for k in range(COMMITTEE)}
-print(f"committee: {COMMITTEE} x SchNet ({pipeline.DEFAULTS['N_FEATURES']} features), {STEPS} steps each")
+# the data are thin. The committee is COMMITTEE copies of the slides' SchNet (script2's pipeline
+# with 64 features and the MSE cost, pipeline.SCHNET_SLIDES), each with its own seed (initial
+# weights, batch order) and its own training frames. Its prediction is the mean of the members; its
+# uncertainty is how much they disagree. For MD it is one ASE calculator: SchNetPack's
+# SpkEnsembleCalculator runs every member at every step, moves the atoms with the mean forces and
+# keeps the disagreement (committee.calculator).
+jobs = {
+    f"member {k}": workers.job(*splits[k], STEPS, seed=k, **pipeline.SCHNET_SLIDES) for k in range(COMMITTEE)
+}
+print(
+    f"committee: {COMMITTEE} x SchNet ({pipeline.SCHNET_SLIDES['N_FEATURES']} features), {STEPS} steps each"
+)
 
 # %% 3 Cost function
-# Each member is trained on script2's cost: 0.01 x MSE of the energies (eV²) + 0.99 x MSE of the force
+# Each member is trained on the slides' cost: 0.01 x MSE of the energies (eV²) + 0.99 x MSE of the force
 # components (eV²/Å²). What this lesson measures are two numbers per frame, both in kcal/mol/Å:
 # - the committee's DISAGREEMENT (SchNetPack's AbsoluteUncertainty): the members' standard deviation
 #   of every force component, as a length per atom, averaged over the 9 atoms. No DFT needed.

@@ -71,7 +71,7 @@ for s in range(N_SEEDS):
 print(f"{n_frames} frames: {N_TEST} test, {N_VAL} validation, a pool of {len(pool)} unlabelled frames")
 
 # %% 2 Model
-# Each committee is COMMITTEE copies of the minute's SchNet (script2's model and training) on the
+# Each committee is COMMITTEE copies of the slides' SchNet (pipeline.SCHNET_SLIDES) on the
 # same labelled frames, with seeds 0, 1, ...: script5's committee, with fewer frames and STEPS
 # steps. Both strategies train their committees alike, so the comparison is fair.
 
@@ -80,15 +80,20 @@ def jobs(strategy, s, r, **changes):
     """The committee of one strategy, repeat and round: trained on its labels."""
     train_idx = labels[strategy, s][r]
     return {
-        (strategy, s, r, k): workers.job(train_idx, val_idx, test_idx, STEPS, seed=k, **changes)
+        (strategy, s, r, k): workers.job(
+            train_idx, val_idx, test_idx, STEPS, seed=k, **pipeline.SCHNET_SLIDES, **changes
+        )
         for k in range(COMMITTEE)
     }
 
 
-print(f"committees of {COMMITTEE} x SchNet ({pipeline.DEFAULTS['N_FEATURES']} features), {STEPS} steps each")
+print(
+    f"committees of {COMMITTEE} x SchNet ({pipeline.SCHNET_SLIDES['N_FEATURES']} features), "
+    f"{STEPS} steps each"
+)
 
 # %% 3 Cost function
-# Each member is trained on script2's cost (0.01 x MSE of the energies + 0.99 x MSE of the forces).
+# Each member is trained on the slides' cost (0.01 x MSE of the energies + 0.99 x MSE of the forces).
 # The active strategy's choice is script5's disagreement (SchNetPack's AbsoluteUncertainty): each
 # round it labels the AL_BATCH unlabelled frames with the largest. The score of both strategies is
 # the committee-mean test force MAE (kcal/mol/Å), and the error of the worst test frames: the 95th

@@ -48,7 +48,7 @@ def test_quick_model_is_marked_and_the_next_script_says_so(trained):
     assert result.startswith("result: steps_per_s=") and "drift" not in result  # Langevin: no drift
 
 
-@pytest.mark.parametrize("args", [("--cutoff", "0.5"), ("--learning-rate", "10")])
+@pytest.mark.parametrize("args", [("--cutoff", "0.5"), ("--learning-rate", "10", "--model", "schnet")])
 def test_a_model_that_learned_nothing_is_never_the_newest(trained, tmp_path, args):
     out, env, model = trained
     res = run_script(SCRIPT2, "--quick", *args, env=env)
@@ -56,7 +56,7 @@ def test_a_model_that_learned_nothing_is_never_the_newest(trained, tmp_path, arg
     (line,) = errors(res.stderr)
     assert "learned nothing" in line and "no better than guessing zero forces" in line
     res = run_script(SCRIPT3, "--quick", env=env)  # the newest model that learned something
-    assert res.returncode == 0 and "model: SchNet, " in res.stdout
+    assert res.returncode == 0 and "model: PaiNN, " in res.stdout
     assert model.name in res.stdout
 
 

@@ -200,12 +200,14 @@ def test_train_test_save_load_and_rerun(small_data, tmp_path):
     from schnetpack.interfaces import SpkCalculator
 
     _, frames, db, _ = small_data
-    # the default SchNet sizes on 20 frames for 3 epochs
+    # the slides' SchNet sizes on 20 frames for 3 epochs
     first = run_in(
         tmp_path,
         SCRIPT2,
         "--quick",
         *SMALL,
+        "--model",
+        "schnet",
         "--db-path",
         db,
         "--epochs",

@@ -254,7 +254,7 @@ def test_ctrl_c_keeps_the_best_model_so_far_marked_interrupted(trained, tmp_path
 def test_ctrl_c_before_any_validation_saves_nothing_and_leaves_no_folder(trained, tmp_path):
     earlier = copy_model(trained, tmp_path / "schnet_tutorial" / "models", "earlier")
     before = tree(earlier)
-    code, out, err = interrupt_script2(tmp_path, trained["db"], "schnet_*/split.npz", "--val-every", 1000)
+    code, out, err = interrupt_script2(tmp_path, trained["db"], "*_e2000_*/split.npz", "--val-every", 1000)
     assert code == 2, err[-3000:]
     errors = lines_of(err)
     assert errors == [

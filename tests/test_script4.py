@@ -1,12 +1,13 @@
 """schnet_tutorial/script4_learning_curve.py with reduced settings (--quick) and the trainings it runs
 (schnet_tutorial/workers.py, pipeline.py): the curve's shape, the ladder, the cache, --force, one-line errors.
 
---quick: a SchNet learning curve at N = 10 (two training sets) and N = 100, and the four short rungs
+--quick: a SchNet learning curve at N = 10 (two training sets) and N = 100, and the five short rungs
 on 100 frames, 150 optimizer steps per point: real trainings of a few seconds each.
 """
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,7 +64,7 @@ def test_curve_and_ladder(first_run):
     # every training is a model folder script3 and script7 can use: model, model_info.json, result
     folder = out / "results" / "script4_learning_curve"
     done = sorted(p for p in folder.iterdir() if (p / workers.RESULT_FILE).is_file())
-    assert len(done) == 6  # 3 curve points + 4 rungs, the minute's rung is the N=100 point
+    assert len(done) == 7  # 3 curve points + 5 rungs, the slides' minute is the N=100 point
     best_folder = re.search(r"--model-file\): (\S+)$", res.stdout, re.M)[1]
     info = json.loads((out / best_folder.split(str(out) + "/")[1] / model_files.INFO_FILE).read_text())
     assert info["elements"] == [1, 6, 8] and info["energy_unit"] == "eV"
@@ -80,7 +81,7 @@ def test_rerun_reuses_every_training(first_run):
     res = run_script(SCRIPT4, "--quick", env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     trained = trained_lines(res.stdout)
-    assert len(trained) == 6 and all(reused for *_, reused in trained.values())
+    assert len(trained) == 7 and all(reused for *_, reused in trained.values())
     assert (
         res.stdout.splitlines()[-1].split(" total_s")[0] == first.stdout.splitlines()[-1].split(" total_s")[0]
     )
@@ -94,6 +95,32 @@ def test_rerun_reuses_every_training(first_run):
     assert list(trained) == ["schnet N=10 draw 0"] and not trained["schnet N=10 draw 0"][3]
     (redone,) = [p for p in folder.glob("schnet_n10_seed0_*")]
     assert (redone / workers.RESULT_FILE).stat().st_mtime > before[redone.name]
+
+
+def test_the_full_ladder_names_its_10_minute_rung(first_run):
+    """--ladder full (here with 50 steps per STEPS: seconds per rung) prints the rung10 model's folder
+    and puts its error and time into the result line."""
+    out, env, _ = first_run
+    args = (
+        "--quick",
+        "--train-sizes",
+        "10,100",
+        "--sets-per-size",
+        "1,1",
+        "--steps",
+        "50",
+        "--ladder",
+        "full",
+    )
+    res = run_script(SCRIPT4, *args, env=env, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    result = res.stdout.strip().splitlines()[-1]
+    fields = dict(item.split("=") for item in result.removeprefix("result: ").split())
+    assert 0 < float(fields["rung10_force_mae_kcal_mol_A"]) < 30 and float(fields["rung10_train_s"]) >= 0
+    folder = re.search(r"^rung10 model: (\S+)$", res.stdout, re.M)[1]
+    info = json.loads((Path(folder) / model_files.INFO_FILE).read_text())
+    assert info["settings"]["MODEL"] == "painn" and (Path(folder) / model_files.MODEL_FILE).is_file()
+    assert "PaiNN, 5.5x steps: 10 minutes" in trained_lines(res.stdout)
 
 
 @pytest.mark.parametrize(
@@ -134,4 +161,4 @@ def test_same_settings_same_folder(tmp_path):
     other = {**a, "LEARNING_RATE": 5e-3}
     places = workers.folders({"a": a, "same": same, "other": other}, tmp_path)
     assert places["a"] == places["same"] != places["other"]
-    assert places["a"].name.startswith("schnet_n5_seed1_")
+    assert places["a"].name.startswith(f"{pipeline.DEFAULTS['MODEL']}_n5_seed1_")

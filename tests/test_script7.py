@@ -2,8 +2,9 @@
 harmonic frequencies and the spectrum of its MD; two models in one figure; reruns; one-line errors;
 a bond that breaks in the MD (5000 K) ends the run with one line, its trajectory and results kept.
 
-The model is a small SchNet trained for a few seconds on 300 of the bundled frames (script1 and script2
-as a user runs them): far from PBE, but a real model that holds ethanol together in a short MD run.
+The model is a small PaiNN (script2 --quick) trained for a few seconds on 300 of the bundled frames
+(script1 and script2 as a user runs them): far from PBE, but a real model that holds ethanol together
+in a short MD run.
 """
 
 import hashlib

@@ -40,7 +40,8 @@ class MoleculeCalculator(Calculator):
     and new tensors). For a molecule every pair of atoms can stay in the neighbour list: the
     model's cutoff function gives pairs beyond the cutoff zero weight (for ethanol and a 5 Å cutoff
     there are none). So the inputs are built once and only the positions change. The energy is
-    the model's, the forces its -dE/dR by automatic differentiation (its Forces output module).
+    the model's, the forces its -dE/dR by automatic differentiation (its Forces output module);
+    the weights are frozen, so that the backward pass computes no gradients for them.
     """
 
     implemented_properties = ["energy", "free_energy", "forces"]
@@ -49,6 +50,8 @@ class MoleculeCalculator(Calculator):
         super().__init__()
         model_cutoff(model)  # all pairs are exact only for a model with a cutoff function
         self.model = model.to(dtype).eval()
+        for weight in self.model.parameters():  # MD needs dE/dR only: no gradients of the weights
+            weight.requires_grad_(False)
         self.inputs = {
             k: v.to(dtype) if v.is_floating_point() else v
             for k, v in molecule_inputs(atoms.numbers, atoms.positions).items()

@@ -9,7 +9,7 @@ cosine, so every point is a finished training, not a snapshot). MACE (``bench_ma
 trained from scratch) is a snapshot curve of one training, read from its ``curve.json`` if present.
 
     python benchmarks/bench_time_to_accuracy.py                    # every recipe, seed 0 (~1 h)
-    python benchmarks/bench_time_to_accuracy.py painn32_l1 --seeds 0 1 2
+    python benchmarks/bench_time_to_accuracy.py painn32_l1 --seeds 0 1 2 --epochs 20
     python benchmarks/bench_time_to_accuracy.py --plot             # only the figure and table
 
 Finished trainings are reused from results/bench_time_to_accuracy/ (delete it to measure again). The
@@ -63,14 +63,14 @@ RECIPES = {
 }
 
 
-def trainings(names, seeds):
-    """{(recipe, epochs, seed): settings} for workers.run_all."""
+def trainings(names, seeds, only_epochs=()):
+    """{(recipe, epochs, seed): settings} for workers.run_all (``only_epochs``: just these points)."""
     train_idx, val_idx, test_idx = dataset.split(dataset.count_frames(DATABASE), 1000, 200, 500, 0)
     jobs = {}
     for name in names:
         changes, epochs_list = RECIPES[name]
         batch = changes.get("BATCH_SIZE", 8)
-        for epochs in epochs_list:
+        for epochs in [e for e in epochs_list if not only_epochs or e in only_epochs]:
             for seed in seeds:
                 job = workers.job(train_idx, val_idx, test_idx, epochs * -(-1000 // batch), seed, **changes)
                 jobs[(name, epochs, seed)] = job
@@ -101,8 +101,13 @@ def plot(results):
     """Each curve a line, each one-setting probe a cross, MACE's snapshots, the published errors."""
     fig, ax = plt.subplots(figsize=(10, 6.5), layout="constrained")
     for name in dict.fromkeys(key[0] for key in results):
-        mine = sorted((key[1], key[2], r) for key, r in results.items() if key[0] == name)
-        x, y = [r["train_s"] for *_, r in mine], [r["force_mae_kcal_mol_A"] for *_, r in mine]
+        others = [r for key, r in results.items() if key[0] == name and key[2] != 0]  # other seeds: dots
+        color = CURVES[name][0] if name in CURVES else FAMILY[name.split("_")[0]]
+        ax.plot([r["train_s"] for r in others], [r["force_mae_kcal_mol_A"] for r in others], ".", color=color)
+        mine = sorted((key[1], r) for key, r in results.items() if key[0] == name and key[2] == 0)
+        x, y = [r["train_s"] for _, r in mine], [r["force_mae_kcal_mol_A"] for _, r in mine]
+        if not mine:
+            continue
         if name in CURVES:
             color, style, label = CURVES[name]
             ax.plot(x, y, "o" + style, color=color, label=label, ms=5)
@@ -126,6 +131,7 @@ def plot(results):
     ax.xaxis.set_minor_formatter("{x:g}")
     ax.yaxis.set_major_formatter("{x:g}")
     ax.set_title("Time to accuracy: ethanol, 1,000 training frames, 500 test frames (x: one setting changed)")
+    ax.plot([], [], ".", color="0.4", label="the same recipe, other seeds")
     ax.legend(fontsize=8, loc="lower left")
     save_figure(fig, "time_to_accuracy", FOLDER)
 
@@ -139,13 +145,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipes", nargs="*", help=f"of {', '.join(RECIPES)} (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[], help="only the points of these epochs")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--plot", action="store_true", help="only the finished trainings: figure and table")
     args = parser.parse_args()
     for name in args.recipes:
         if name not in RECIPES:
             parser.error(f"unknown recipe {name}: choose from {', '.join(RECIPES)}")
-    jobs = trainings(args.recipes or list(RECIPES), args.seeds)
+    jobs = trainings(args.recipes or list(RECIPES), args.seeds, args.epochs)
     if args.plot:
         jobs = {key: s for key, s in jobs.items() if workers.load_result(workers.folder_of(FOLDER, s))}
         results = {key: workers.load_result(workers.folder_of(FOLDER, s)) for key, s in jobs.items()}

@@ -98,7 +98,7 @@ def test_rerun_reuses_every_training(first_run):
 
 
 def test_the_full_ladder_names_its_10_minute_rung(first_run):
-    """--ladder full (here with 50 steps per STEPS: seconds per rung) prints the rung10 model's folder
+    """--ladder full (here with 20 steps per STEPS: seconds per rung) prints the rung10 model's folder
     and puts its error and time into the result line."""
     out, env, _ = first_run
     args = (

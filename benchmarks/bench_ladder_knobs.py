@@ -13,7 +13,7 @@ Finished trainings are reused from results/bench_ladder_knobs/ (delete it to mea
 numbers are the same on every machine (fixed seeds); the times are this machine's.
 """
 
-from schnet_tutorial import dataset, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
 import sys
 
 from common.runs import DATABASE, RESULTS_DIR

@@ -17,7 +17,7 @@ points), which bench_time_to_accuracy.py reads.
     python benchmarks/bench_mace.py --channels 64 --lmax 1 --time-s 1800 --seed 1
 """
 
-from schnet_tutorial import dataset  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset  # isort: skip (first: it quiets SchNetPack's import)
 import argparse
 import contextlib
 import io

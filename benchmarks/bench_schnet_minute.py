@@ -79,7 +79,7 @@ def md_rate(model_path, kind, atoms0, steps, seed=0):
     from ase import units
     from ase.md.langevin import Langevin
 
-    from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
+    from schnet_tutorial.helpers import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
     atoms, rng = prepared(atoms0, seed)
     atoms.calc = md.make_calculator(model_files.load_model(model_path), atoms, "eV", kind)
@@ -98,7 +98,7 @@ def agreement(model_path, atoms0, steps=200):
     from ase import units
     from ase.md.langevin import Langevin
 
-    from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
+    from schnet_tutorial.helpers import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
     atoms, rng = prepared(atoms0, 5)
     atoms.calc = md.make_calculator(model_files.load_model(model_path), atoms, "eV", "fast")
@@ -124,7 +124,7 @@ def stability_and_drift(model_path, atoms0):
     from ase.md.langevin import Langevin
     from ase.md.verlet import VelocityVerlet
 
-    from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
+    from schnet_tutorial.helpers import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
     model = model_files.load_model(model_path)
     stable = []
@@ -186,10 +186,10 @@ def main():
                 "(target <= 60 s)"
             )
             os.environ["ML_TUTORIAL_OUTPUT"] = str(out)
-            from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
+            from schnet_tutorial.helpers import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
             model_path = model_files.newest_model(out / "schnet_tutorial" / "models")
-        from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
+        from schnet_tutorial.helpers import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
         atoms0, origin = md.start_geometry("", model_path, seed=42)
         print(f"\nMD on {model_path.parent.name} ({len(atoms0)} atoms, start: {origin})")

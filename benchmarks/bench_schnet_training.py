@@ -64,7 +64,7 @@ def tutorial_worker(args) -> None:
     import torchmetrics
     from pytorch_lightning.loggers import TensorBoardLogger
 
-    from schnet_tutorial import dataset, model_files  # isort: skip (first: it quiets SchNetPack's import)
+    from schnet_tutorial.helpers import dataset, model_files  # isort: skip (first: it quiets SchNetPack's import)
     from common.mlp import count_parameters
 
     torch.set_num_threads(args.threads)
@@ -245,7 +245,7 @@ def main() -> None:
 
     import numpy as np
 
-    from schnet_tutorial import dataset  # isort: skip (first: it quiets SchNetPack's import)
+    from schnet_tutorial.helpers import dataset  # isort: skip (first: it quiets SchNetPack's import)
 
     load0 = os.getloadavg()[0]
     print(

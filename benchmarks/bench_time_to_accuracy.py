@@ -19,7 +19,7 @@ published errors on rMD17 ethanol (other frames of the same PBE/def2-SVP level: 
 like-for-like comparison).
 """
 
-from schnet_tutorial import dataset, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
 import argparse
 import json
 

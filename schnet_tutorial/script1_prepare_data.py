@@ -6,7 +6,7 @@ frames of a 500 K ethanol MD labelled with PBE/def2-SVP (data/README.md); MD17 o
 This script is the lecture's step 1 (Data); script2 does steps 2-4 (model, cost function, fit).
 """
 
-from schnet_tutorial import dataset  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset  # isort: skip (first: it quiets SchNetPack's import)
 import contextlib
 import os
 import shutil

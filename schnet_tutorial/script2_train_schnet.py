@@ -7,7 +7,7 @@ Lightning's Trainer runs the fit. The model of the best validation loss is teste
 frames and saved for script3.
 """
 
-from schnet_tutorial import dataset, model_files, pipeline  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset, model_files, pipeline  # isort: skip (first: it quiets SchNetPack's import)
 import time
 from pathlib import Path
 

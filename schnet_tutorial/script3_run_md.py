@@ -5,7 +5,7 @@ automatic differentiation) and drives molecular dynamics of ethanol: Langevin at
 or constant energy (NVE). Watch the movie with ``ase gui`` (the script prints the command).
 """
 
-from schnet_tutorial import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 import time
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from ase.md.verlet import VelocityVerlet
 from common.plotting import save_figure, show
 from common.runs import ASE_CALCS_DIR
 from common.settings import check_writable, fail, setup
-from schnet_tutorial.model_files import shown
+from schnet_tutorial.helpers.model_files import shown
 
 # %% Settings: edit these, or override them on the command line (--thermostat nve --md-steps 2000)
 MODEL_FILE = ""  # "" = the newest model script2 trained; or a SchNetPack model file (or its folder)

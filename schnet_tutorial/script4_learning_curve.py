@@ -9,7 +9,7 @@ times as long, against the published rMD17 numbers, with every training cached s
 adds what is new.
 """
 
-from schnet_tutorial import dataset  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset  # isort: skip (first: it quiets SchNetPack's import)
 import math
 import time
 
@@ -19,7 +19,7 @@ import numpy as np
 from common.plotting import plain_log_labels, save_figure, show
 from common.runs import DATABASE, RESULTS_DIR
 from common.settings import check, check_writable, setup
-from schnet_tutorial import pipeline, workers
+from schnet_tutorial.helpers import pipeline, workers
 
 # %% Settings: edit these, or override them on the command line (--ladder full --force)
 MODELS = ["schnet", "painn"]  # the representations of script2: SchNet (invariant), PaiNN (equivariant)

@@ -8,7 +8,7 @@ mean a larger error? by how much?) and follows it along MD at 300 K and at 1000 
 molecule leaves the geometries it was trained on. script6 uses it to choose which frames to label.
 """
 
-from schnet_tutorial import committee  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import committee  # isort: skip (first: it quiets SchNetPack's import)
 import time
 
 import matplotlib.pyplot as plt
@@ -18,8 +18,8 @@ from scipy.stats import spearmanr
 from common.plotting import plain_log_labels, save_figure, show
 from common.runs import ASE_CALCS_DIR, DATABASE, RESULTS_DIR
 from common.settings import check, check_writable, setup
-from schnet_tutorial import dataset, pipeline, record, workers
-from schnet_tutorial.model_files import shown
+from schnet_tutorial.helpers import dataset, pipeline, record, workers
+from schnet_tutorial.helpers.model_files import shown
 
 # %% Settings: edit these, or override them on the command line (--committee 8 --md-steps 4000)
 COMMITTEE = 4  # models in the committee (different seeds and training frames)

@@ -8,7 +8,7 @@ the loop runs for real: the committee's own MD visits geometries no data set hol
 are labelled with PBE by the data generator's own PySCF calculation, and the committee trains again.
 """
 
-from schnet_tutorial import committee  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import committee  # isort: skip (first: it quiets SchNetPack's import)
 import importlib.util
 import time
 
@@ -18,7 +18,7 @@ import numpy as np
 from common.plotting import save_figure, show
 from common.runs import ASE_CALCS_DIR, DATABASE, RESULTS_DIR
 from common.settings import check, check_writable, fail, setup, warn
-from schnet_tutorial import dataset, pipeline, record, workers
+from schnet_tutorial.helpers import dataset, pipeline, record, workers
 
 # %% Settings: edit these, or override them on the command line (--al-rounds 6 --n-seeds 3)
 COMMITTEE = 4  # models per committee (the same frames, different seeds)
@@ -201,7 +201,7 @@ for r, n in enumerate(n_labels):
 
 # Optional (RELABEL > 0; needs requirements-dataset.txt): the loop for real. The last active committee
 # runs Langevin MD at TEMPERATURE_K (script5's committee MD); RELABEL of its flagged steps, spread over
-# the run, are labelled with the data set's own PBE/def2-SVP calculation (make_ethanol_dataset.py,
+# the run, are labelled with the data set's own PBE/def2-SVP calculation (generators/make_ethanol_dataset.py,
 # PySCF), added to the committee's labels (a copy of the database with the new frames appended), and
 # the committee trains again and reruns the MD. The labels say how wrong the committee was where it
 # flagged; the new run, how much of it is still flagged.

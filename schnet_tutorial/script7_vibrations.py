@@ -7,7 +7,7 @@ the optimised geometry, the harmonic frequencies mode by mode in cm^-1, and the 
 of a constant-energy MD run of the model with the PBE lines on top.
 """
 
-from schnet_tutorial import md  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import md  # isort: skip (first: it quiets SchNetPack's import)
 import json
 import time
 from pathlib import Path
@@ -25,7 +25,7 @@ from scipy.optimize import linear_sum_assignment
 from common.plotting import save_figure, show
 from common.runs import RESULTS_DIR, SCHNET_DATA_DIR
 from common.settings import check_writable, fail, setup
-from schnet_tutorial import model_files, record, vibrations
+from schnet_tutorial.helpers import model_files, record, vibrations
 
 # %% Settings: edit these, or override them on the command line (--model-file PATH --md-steps 4000)
 MODEL_FILE = ""  # "" = the newest model script2 trained; or a model file or its folder (as script3 takes)
@@ -40,8 +40,8 @@ SEED = 0  # the initial velocities
 setup(globals(), "script7_vibrations")  # command-line overrides and checks
 
 # %% 1 Data
-# The reference made by make_normal_modes.py: trans-ethanol optimised with PBE/def2-SVP (the level of
-# theory of the training frames), its Hessian (second derivatives of the energy, eV/Å^2) and the
+# The reference made by generators/make_normal_modes.py: trans-ethanol optimised with PBE/def2-SVP
+# (the level of theory of the training frames), its Hessian (second derivatives of the energy, eV/Å^2) and the
 # 3N - 6 = 21 harmonic frequencies. Normal modes: the Hessian divided by sqrt(m_i m_j) is diagonalised;
 # each eigenvector is a pattern of atoms moving together (a normal mode), its eigenvalue omega^2 gives
 # the frequency. The 6 zero eigenvalues are the molecule moving or rotating as a whole.

@@ -1,4 +1,5 @@
-"""The shipped ethanol PBE/def2-SVP data set and its generator (schnet_tutorial/make_ethanol_dataset.py)."""
+"""The shipped ethanol PBE/def2-SVP data set and its generator
+(schnet_tutorial/generators/make_ethanol_dataset.py)."""
 
 import json
 import subprocess
@@ -9,14 +10,14 @@ import numpy as np
 import pytest
 from ase.io import read
 
-from schnet_tutorial import make_ethanol_dataset as med
-from schnet_tutorial.dataset import read_frames as read_structures
+from schnet_tutorial.generators import make_ethanol_dataset as med
+from schnet_tutorial.helpers.dataset import read_frames as read_structures
 
 ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT / "schnet_tutorial" / "data" / "ethanol_pbe.xyz.gz"
 META = ROOT / "schnet_tutorial" / "data" / "ethanol_pbe.json"
-SCRIPT = ROOT / "schnet_tutorial" / "make_ethanol_dataset.py"
+SCRIPT = ROOT / "schnet_tutorial" / "generators" / "make_ethanol_dataset.py"
 
 # covalent bonds of ethanol in the file's atom order C0 C1 O2 H3..H8 and physical bounds (Å)
 BONDS = {"CC": (1.30, 1.85), "CO": (1.20, 1.75), "CH": (0.85, 1.45), "OH": (0.80, 1.30)}

@@ -1,6 +1,6 @@
 """The PBE/def2-SVP reference of script7 (schnet_tutorial/data/ethanol_pbe_normal_modes.json) and its
-generator, schnet_tutorial/make_normal_modes.py: content, units, and a cheap PBE re-check (one gradient
-for the residual forces, four more for two frequencies by finite differences; under a minute)."""
+generator, schnet_tutorial/generators/make_normal_modes.py: content, units, and a cheap PBE re-check (one
+gradient for the residual forces, four more for two frequencies by finite differences; under a minute)."""
 
 import json
 import subprocess
@@ -11,10 +11,10 @@ import pytest
 from ase import Atoms
 
 from conftest import ROOT
-from schnet_tutorial import make_normal_modes as mnm
+from schnet_tutorial.generators import make_normal_modes as mnm
 
 DATA = ROOT / "schnet_tutorial" / "data"
-GENERATOR = ROOT / "schnet_tutorial" / "make_normal_modes.py"
+GENERATOR = ROOT / "schnet_tutorial" / "generators" / "make_normal_modes.py"
 
 
 @pytest.fixture(scope="module")

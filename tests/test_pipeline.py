@@ -1,4 +1,4 @@
-"""One training pipeline: script2 writes it out in the page, schnet_tutorial/pipeline.py runs it for
+"""One training pipeline: script2 writes it out in the page, schnet_tutorial/helpers/pipeline.py runs it for
 script4-6. Same defaults, same model, cost, optimizer, schedule and split: the same losses."""
 
 import ast
@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, run_script
 
-from schnet_tutorial import dataset, pipeline  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset, pipeline  # isort: skip (first: it quiets SchNetPack's import)
 
 SCRIPT2 = ROOT / "schnet_tutorial" / "script2_train_schnet.py"
 

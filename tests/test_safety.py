@@ -13,7 +13,7 @@ from ase.io import write
 from common import settings
 from conftest import ROOT, output_with_database, run_script
 
-from schnet_tutorial import dataset  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset  # isort: skip (first: it quiets SchNetPack's import)
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2, SCRIPT3 = (

@@ -23,7 +23,7 @@ from ase.io import write
 
 from conftest import ROOT, run_script
 
-from schnet_tutorial import dataset, model_files  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2 = TUT / "script1_prepare_data.py", TUT / "script2_train_schnet.py"

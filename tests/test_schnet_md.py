@@ -1,4 +1,4 @@
-"""MD with a SchNetPack model: schnet_tutorial.md and model_files (calculators, checks, files),
+"""MD with a SchNetPack model: schnet_tutorial.helpers.md and model_files (calculators, checks, files),
 script3_run_md.py, plus script2 and script3 run as notebooks.
 
 The models here are small and untrained (random weights): enough to check the mechanics (loading,
@@ -22,7 +22,7 @@ from schnetpack.interfaces import SpkCalculator
 
 from conftest import ROOT, notebook_images, run_notebook, run_script
 
-from schnet_tutorial import dataset, md, model_files  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset, md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2, SCRIPT3 = (TUT / f"script{k}.py" for k in ("1_prepare_data", "2_train_schnet", "3_run_md"))

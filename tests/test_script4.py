@@ -1,5 +1,6 @@
 """schnet_tutorial/script4_learning_curve.py with reduced settings (--quick) and the trainings it runs
-(schnet_tutorial/workers.py, pipeline.py): the curve's shape, the ladder, the cache, --force, one-line errors.
+(schnet_tutorial/helpers/workers.py, pipeline.py):
+the curve's shape, the ladder, the cache, --force, one-line errors.
 
 --quick: a SchNet learning curve at N = 10 (two training sets) and N = 100, and the five short rungs
 on 100 frames, 150 optimizer steps per point: real trainings of a few seconds each.
@@ -15,7 +16,7 @@ import schnetpack.transform as trn
 
 from conftest import ROOT, output_with_database, run_script
 
-from schnet_tutorial import dataset, model_files, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import dataset, model_files, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
 
 SCRIPT4 = ROOT / "schnet_tutorial" / "script4_learning_curve.py"
 RESULT = re.compile(

@@ -102,7 +102,7 @@ def test_a_bad_value_is_a_one_line_error(args, message, tmp_path):
 def test_disagreement_is_schnetpacks_absolute_uncertainty():
     from schnetpack.interfaces.ase_interface import AbsoluteUncertainty
 
-    from schnet_tutorial import committee
+    from schnet_tutorial.helpers import committee
 
     forces = np.random.default_rng(0).normal(size=(4, 3, 9, 3))  # members, frames, atoms, xyz
     expected = [AbsoluteUncertainty()({"energy": np.zeros(4), "forces": forces[:, i]}) for i in range(3)]

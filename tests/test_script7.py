@@ -17,7 +17,7 @@ import pytest
 from ase.io import read, write
 
 from conftest import ROOT, run_script
-from schnet_tutorial import dataset
+from schnet_tutorial.helpers import dataset
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2, SCRIPT7 = (

@@ -74,9 +74,10 @@ def test_output_folders_in_the_working_folder_do_not_shadow_the_modules(tmp_path
 
     for name in ("data", "models", "ase_calcs"):
         (tmp_path / "schnet_tutorial" / name).mkdir(parents=True)
-    names = sorted(p.stem for p in (ROOT / "schnet_tutorial").glob("*.py"))
+    names = sorted(p.stem for p in (ROOT / "schnet_tutorial").rglob("*.py"))
     assert not {"data", "models", "ase_calcs"} & set(names)
-    helpers = [n for n in names if not n.startswith(("script", "make_", "__"))]  # the lessons' modules
-    code = f"import importlib; [importlib.import_module('schnet_tutorial.' + m) for m in {helpers!r}]"
+    helpers = [p.stem for p in (ROOT / "schnet_tutorial" / "helpers").glob("[a-z]*.py")]
+    assert len(helpers) >= 9
+    code = f"import importlib; [importlib.import_module('schnet_tutorial.helpers.' + m) for m in {helpers!r}]"
     res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]

@@ -13,7 +13,7 @@ trainings; ``run_all`` runs a list of them (``pipeline.train`` each):
   is redone next time.
 """
 
-from schnet_tutorial import pipeline  # isort: skip (first: it quiets SchNetPack's import)
+from schnet_tutorial.helpers import pipeline  # isort: skip (first: it quiets SchNetPack's import)
 import hashlib
 import json
 import queue
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from common.runs import DATABASE
 from common.settings import fail
-from schnet_tutorial.dataset import read_stamp
-from schnet_tutorial.pipeline import DEFAULTS
+from schnet_tutorial.helpers.dataset import read_stamp
+from schnet_tutorial.helpers.pipeline import DEFAULTS
 
 INDEX_KEYS = ("train_idx", "val_idx", "test_idx")  # a training's frames, beside its settings
 RESULT_FILE = "result.json"
@@ -119,7 +119,7 @@ class Worker:
 
     def __init__(self, log_path: Path):
         with open(log_path, "a", encoding="utf-8") as log:  # what the libraries print outside a training
-            command = [sys.executable, "-m", "schnet_tutorial.workers"]
+            command = [sys.executable, "-m", "schnet_tutorial.helpers.workers"]
             self.process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
             )

@@ -13,7 +13,7 @@ Also here, the bookkeeping that script2 and ``train`` share, one call each: ``in
 check that the model learned something).
 """
 
-from schnet_tutorial import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
+from schnet_tutorial.helpers import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
 import contextlib
 import math
 import shutil
@@ -34,8 +34,8 @@ from torch.utils.tensorboard import SummaryWriter
 from common.mlp import count_parameters
 from common.runs import DATABASE, log_hparams
 from common.settings import check, fail, warn
-from schnet_tutorial import model_files
-from schnet_tutorial.dataset import EV_TO_KCAL_PER_MOL, load_inputs
+from schnet_tutorial.helpers import model_files
+from schnet_tutorial.helpers.dataset import EV_TO_KCAL_PER_MOL, load_inputs
 
 # script2's settings (the minute's training), under script2's names
 DEFAULTS = {

@@ -8,7 +8,7 @@ components, as a length per atom, averaged over the atoms (eV/Å). ``disagreemen
 same number for many frames at once (a test checks it against SchNetPack's).
 """
 
-from schnet_tutorial import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
+from schnet_tutorial.helpers import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
 import hashlib
 import time
 
@@ -24,7 +24,7 @@ from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_mom
 from schnetpack.interfaces.ase_interface import AbsoluteUncertainty, SpkEnsembleCalculator
 
 from common.settings import warn
-from schnet_tutorial import dataset, md, model_files, workers
+from schnet_tutorial.helpers import dataset, md, model_files, workers
 
 KCAL = dataset.EV_TO_KCAL_PER_MOL
 counts = {"trained": 0, "reused": 0}  # the trainings of this run (train adds to it)
@@ -194,7 +194,7 @@ def pbe_labels(symbols, positions, folder):
         saved = np.load(path)
         print(f"PBE labels of {len(positions)} frames reused from {model_files.shown(path)}")
         return saved["energies"], saved["forces"], float(saved["seconds"])
-    from schnet_tutorial.make_ethanol_dataset import pbe_energy_forces
+    from schnet_tutorial.generators.make_ethanol_dataset import pbe_energy_forces
 
     print(f"labelling {len(positions)} frames with PBE/def2-SVP (PySCF) ...", flush=True)
     t0 = time.perf_counter()

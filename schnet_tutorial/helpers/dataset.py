@@ -8,7 +8,7 @@ molecule_inputs, load_inputs        SchNetPack's input dictionaries, built once
 split                               the one split into training, validation and test frames
 """
 
-from schnet_tutorial import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
+from schnet_tutorial.helpers import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
 import contextlib
 import gzip
 import hashlib

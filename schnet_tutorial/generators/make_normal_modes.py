@@ -21,11 +21,11 @@ The result goes to ``schnet_tutorial/data/ethanol_pbe_normal_modes.json`` (shipp
 Optional dependencies (not in the base install): ``pip install -r requirements-dataset.txt``.
 
 Usage
-  python schnet_tutorial/make_normal_modes.py                   # writes the shipped JSON file
-  python schnet_tutorial/make_normal_modes.py --out /tmp/nm.json  # somewhere else
-  python schnet_tutorial/make_normal_modes.py --check           # shipped file: forces at its geometry
+  python schnet_tutorial/generators/make_normal_modes.py                   # writes the shipped JSON file
+  python schnet_tutorial/generators/make_normal_modes.py --out /tmp/nm.json  # somewhere else
+  python schnet_tutorial/generators/make_normal_modes.py --check    # shipped file: forces at its geometry
                                                                 # and two frequencies by finite differences
-  python schnet_tutorial/make_normal_modes.py --rename          # name the modes again (no PySCF)
+  python schnet_tutorial/generators/make_normal_modes.py --rename          # name the modes again (no PySCF)
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from schnet_tutorial.make_ethanol_dataset import (
+from schnet_tutorial.generators.make_ethanol_dataset import (
     AUXBASIS,
     BASIS,
     BOHR_ANGSTROM,
@@ -388,7 +388,7 @@ def make_reference(log=print) -> dict:
     dihedral = atoms.get_dihedral(groups["OH"][1], groups["OH"][0], groups["CH2"][0], groups["CH3"][0])
     return {
         "description": "Trans (anti) ethanol optimised at PBE/def2-SVP, and its harmonic frequencies",
-        "generator": "schnet_tutorial/make_normal_modes.py",
+        "generator": "schnet_tutorial/generators/make_normal_modes.py",
         "level_of_theory": LEVEL_OF_THEORY,
         "program": "PySCF",
         "conformer": "trans (anti)",

@@ -20,9 +20,9 @@ How the frames are made
 Optional dependencies (not in the base install): ``pip install -r requirements-dataset.txt``.
 
 Usage
-  python schnet_tutorial/make_ethanol_dataset.py                       # 2,000 frames, all cores
-  python schnet_tutorial/make_ethanol_dataset.py --frames 3000         # extend (reuses done frames)
-  python schnet_tutorial/make_ethanol_dataset.py --frames 4 --out /tmp/check.xyz.gz   # reproduce
+  python schnet_tutorial/generators/make_ethanol_dataset.py               # 2,000 frames, all cores
+  python schnet_tutorial/generators/make_ethanol_dataset.py --frames 3000 # extend (reuses done frames)
+  python schnet_tutorial/generators/make_ethanol_dataset.py --frames 4 --out /tmp/check.xyz.gz  # reproduce
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-DATA_DIR = HERE / "data"
+DATA_DIR = HERE.parent / "data"
 
 # ---- settings of the shipped data set (changing any of them makes a different data set) ----------
 N_FRAMES = 2000
@@ -377,7 +377,7 @@ def stage_assemble(frames, symbols, settings, label_path, out_path, timing, log)
         "frame_info_keys": {"frame": "index", "chain": "MD chain", "step": "MD step in chain"},
         "versions": versions(),
         "timing": timing,
-        "generator": "schnet_tutorial/make_ethanol_dataset.py",
+        "generator": "schnet_tutorial/generators/make_ethanol_dataset.py",
     }
     meta_path = out_path.with_name(out_path.name.split(".")[0] + ".json")
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")

@@ -12,7 +12,7 @@ Foreign models (SchNetPack's spktrain run folders) state their units and data in
 Model files are pickles: only load files you trust.
 """
 
-from schnet_tutorial import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
+from schnet_tutorial.helpers import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
 import atexit
 import json
 import math
@@ -33,7 +33,7 @@ from schnetpack.units import convert_units
 
 from common.runs import MODELS_DIR, new_run_dir
 from common.settings import fail, first_line, quick_settings, warn
-from schnet_tutorial.dataset import count_frames, database_fingerprint, read_stamp
+from schnet_tutorial.helpers.dataset import count_frames, database_fingerprint, read_stamp
 
 MODEL_FILE, INFO_FILE = "best_model", "model_info.json"
 

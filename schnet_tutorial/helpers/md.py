@@ -2,7 +2,7 @@
 stability monitor, and the files of a run (trajectory, log, GIF).
 """
 
-from schnet_tutorial import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
+from schnet_tutorial.helpers import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
 import datetime
 import json
 import math
@@ -20,7 +20,7 @@ from ase.db import connect
 from schnetpack.units import convert_units
 
 from common.settings import fail, warn
-from schnet_tutorial.dataset import (
+from schnet_tutorial.helpers.dataset import (
     DATA_FILE,
     count_frames,
     database_fingerprint,
@@ -28,7 +28,7 @@ from schnet_tutorial.dataset import (
     read_frames,
     read_stamp,
 )
-from schnet_tutorial.model_files import INFO_FILE, model_cutoff
+from schnet_tutorial.helpers.model_files import INFO_FILE, model_cutoff
 
 MIN_DISTANCE_A = 0.5  # two atoms closer than this (Å): no molecule, at the start or along the MD
 

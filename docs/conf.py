@@ -18,7 +18,21 @@ What the build does:
 * renders the formulas with MathJax served from the site itself (the files of the
   sphinx-mathjax-offline package): no CDN, the site works offline;
 * reruns only the scripts whose text changed since the last build (sphinx-gallery's md5 cache;
-  delete docs/auto_examples to run everything again, or add ``-D plot_gallery=0`` to skip running).
+  delete docs/auto_examples to run everything again, or add ``-D plot_gallery=0`` to skip running);
+* shows each lesson's exercises (its last cell, ``# %% Exercises``) at the end of its page, each with
+  its worked solution from solutions/<lesson file name> under it, collapsed until the reader opens it
+  (exercises.py), and on the home page a table of the exercises for teachers;
+* writes the notebook downloads itself, as Markdown (notebooks.py), with the same solutions; the
+  zipped download of a page holds the project's script and that notebook.
+
+The student version, for teachers who set the exercises as homework: the same site and notebooks
+without the solutions. Build it with the environment variable ML_TUTORIAL_STUDENT=1 (or
+``-D ml_tutorial_student=1``), into its own folder:
+
+    ML_TUTORIAL_STUDENT=1 .venv/bin/python -m sphinx -b html docs docs/_build_student/html
+
+Switching between the two in one build folder re-reads every page (the setting is part of Sphinx's
+environment) but runs no script again.
 """
 
 import atexit
@@ -31,7 +45,9 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS))  # gallery_tools, also for sphinx-gallery's "module.name" options
 
+import exercises  # noqa: E402
 import gallery_tools  # noqa: E402
+import notebooks  # noqa: E402
 
 atexit.register(gallery_tools.stop_if_a_script_exited)  # a script's SystemExit fails the build
 
@@ -118,6 +134,27 @@ def _clean_paths(app, docname, source):
         source[0] = gallery_tools.strip_build_paths(source[0], *app.ml_tutorial_paths, Path(app.srcdir))
 
 
+def _solutions(app, docname, source):
+    """Under each exercise of a lesson's page, its solution, collapsed (none in the student build)."""
+    if docname.startswith("auto_examples/") and exercises.MARK.search(source[0]):
+        stem, repo = docname.rsplit("/", 1)[-1], app.ml_tutorial_paths[1]
+        solutions = exercises.solutions_file(repo, stem)
+        for path in (solutions.parent, solutions):  # a rebuild rereads the page when they change
+            if path.exists():
+                app.env.note_dependency(str(path))
+        source[0] = exercises.insert_solutions(source[0], stem, repo, _student(app))
+
+
+def _truthy(value) -> bool:
+    """True, 1, "1", "true", "yes", "on" (any case)."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _student(app) -> bool:
+    """The student version (no solutions): ``ml_tutorial_student`` (ML_TUTORIAL_STUDENT=1)."""
+    return _truthy(app.config.ml_tutorial_student)
+
+
 def _home_cards(app):
     """After sphinx-gallery ran the scripts: the home page's cards, with their figures."""
     gallery_tools.write_home_cards(
@@ -125,8 +162,9 @@ def _home_cards(app):
         {
             "lennard_jones": "Fit the Lennard-Jones potential with a small network: data, model, cost "
             "function, gradient descent, overfitting, validation, learning curves, optimizers.",
-            "schnet": "Train a SchNet force field on ethanol DFT data and run molecular dynamics with "
-            "it; learning curves, uncertainty and vibrations.",
+            "schnet": "Train a message-passing force field (PaiNN, SchNet's equivariant successor, or "
+            "SchNet) on ethanol DFT data and run molecular dynamics with it; learning curves, "
+            "uncertainty, active learning and vibrations.",
         },
     )
 
@@ -158,13 +196,19 @@ def _finish(app, exc):
         shutil.copytree(
             _mathjax_files(), target, ignore=shutil.ignore_patterns(*MATHJAX_SKIP), dirs_exist_ok=True
         )
-    gallery_tools.restore_downloads(Path(app.outdir), app.ml_tutorial_paths[1])
+    repo = app.ml_tutorial_paths[1]
+    gallery_tools.restore_downloads(Path(app.outdir), repo)
+    scripts = [script for found in gallery_tools.numbered_scripts(repo).values() for script in found]
+    notebooks.write_notebooks(Path(app.outdir), repo, scripts, student=_student(app))
 
 
 def setup(app):
     app.add_config_value("ml_tutorial_repo", str(DOCS.parent), "env", types=[str])
+    student = _truthy(os.environ.get("ML_TUTORIAL_STUDENT", ""))  # the default of -D ml_tutorial_student
+    app.add_config_value("ml_tutorial_student", student, "env", types=[bool, str, int])
     app.connect("builder-inited", _check_mathjax, priority=0)
     app.connect("builder-inited", _prepare, priority=1)  # sphinx-gallery's own runs at 500
     app.connect("builder-inited", _home_cards, priority=900)  # after sphinx-gallery's
     app.connect("source-read", _clean_paths)
+    app.connect("source-read", _solutions)
     app.connect("build-finished", _finish)

@@ -11,7 +11,8 @@ upgrade of sphinx-gallery cannot break the site silently:
   the comment block under it become ``# %%`` and a text block that opens with a heading "1 Data".
   The code is untouched. Copies are rewritten only when their text changed, so sphinx-gallery's md5
   cache reruns only the scripts that changed. The ``.py`` downloads are the project's own files
-  (``restore_downloads``), the notebooks are made from the copies (with the headings).
+  (``restore_downloads``); the notebooks are written by ``notebooks.py``. ``stage`` also writes the
+  home page's table of the exercises (``exercises.teacher_table``).
 * ``note_script`` (``reset_modules``) and ``stop_if_a_script_exited`` (at exit): a script that ends
   with ``sys.exit``/``SystemExit`` (which sphinx-gallery does not catch) fails the build with a
   message naming it, even ``SystemExit(0)``.
@@ -33,14 +34,15 @@ import sys
 import time
 from pathlib import Path
 
-from page_source import page_source
+from exercises import teacher_table
+from page_source import LESSON_TITLES, page_source
 
 # gallery folder (under auto_examples/) -> (folder of its scripts in the project, file pattern)
 GALLERIES = {
     "lennard_jones": (".", "lj_[0-9]*.py"),
     "schnet": ("schnet_tutorial", "script[0-9]*.py"),
 }
-GALLERY_TITLES = {"lennard_jones": "Lennard-Jones", "schnet": "SchNet: ethanol force field and MD"}
+GALLERY_TITLES = {"lennard_jones": "Lennard-Jones", "schnet": "Ethanol force field and MD with SchNetPack"}
 STAGING = Path("auto_examples") / "_scripts"  # relative to docs/
 GALLERY_DIRS = [f"auto_examples/{name}" for name in GALLERIES]
 EXAMPLES_DIRS = [f"{STAGING.as_posix()}/{name}" for name in GALLERIES]
@@ -49,6 +51,7 @@ HEADERS = Path("gallery_headers")  # docs/gallery_headers/<gallery>.rst -> GALLE
 ETHANOL_README = "schnet_tutorial/data/README.md"  # shown, not executed, on ethanol_data.md
 ETHANOL_README_COPY = STAGING / "ethanol_data_README.md"
 HOME_CARDS = Path("auto_examples") / "home_cards.inc"  # included by index.rst (not a page itself)
+EXERCISE_TABLE = Path("auto_examples") / "exercise_table.inc"  # the teacher's table, in index.rst
 
 # The figure of each gallery's card on the home page: (script, image number; -1 = the last)
 HOME_CARD_FIGURE = {"lennard_jones": ("lj_1_overfit", 2), "schnet": ("script3_run_md", 1)}
@@ -145,6 +148,8 @@ def stage(docs: Path, repo: Path, outputs_exist: bool = True) -> dict[str, list[
         for old in folder.glob("*.py"):  # a script that was renamed or removed in the project
             if old.name not in keep:
                 old.unlink()
+    lessons = [(name, script) for name, scripts in found.items() for script in scripts]
+    _write_if_changed(teacher_table(repo, lessons, LESSON_TITLES).encode("utf-8"), docs / EXERCISE_TABLE)
     readme = repo / ETHANOL_README
     target = docs / ETHANOL_README_COPY
     if readme.is_file():

@@ -1,6 +1,8 @@
 """How a numbered script reads as a web page: its lesson title, the file name as subtitle, a note on
 reduced settings, and each ``# %% 1 Data`` cell with its comment block as a reST heading and text, in
-the form sphinx-gallery documents (``page_source``). The code is untouched. Used by gallery_tools.stage.
+the form sphinx-gallery documents (``page_source``); the last cell, ``# %% Exercises``, as a numbered
+list with a mark for each exercise's solution (exercises.py). The code is untouched. Used by
+gallery_tools.stage; the prose itself is converted by prose.py.
 """
 
 from __future__ import annotations
@@ -8,6 +10,9 @@ from __future__ import annotations
 import ast
 import re
 from textwrap import dedent
+
+from exercises import exercises_rst
+from prose import escape_bars, prose_rst
 
 # Which image of a page is its thumbnail on the gallery index (default: the first); negative
 # numbers count from the last
@@ -33,6 +38,7 @@ LESSON_TITLES = {
     "script5_uncertainty": "When can I trust my force field? Committee uncertainty",
     "script6_active_learning": "Which frames should I label next? Active learning",
     "script7_vibrations": "Is the force field physically right? Vibrations against PBE",
+    "script8_foundation_model": "A few DFT frames: start from a foundation model? SO3LR against scratch",
 }
 
 
@@ -42,6 +48,7 @@ LESSON_TITLES = {
 CELL_PATTERN = re.compile(
     r"(?P<header_line>^#{20,}.*|^# ?%%.*)\s(?P<text_content>(?:^#.*\s?)*)", flags=re.M
 )  # sphinx-gallery's own pattern of a cell and its text (py_source_parser, documented syntax)
+EXERCISES_HEADER = re.compile(r"^# ?%%[ \t]*Exercises[ \t]*$")  # the lesson's last cell (exercises.py)
 UNDERLINE = {1: "=", 2: "-"}
 QUICK_NOTE = """\
 .. admonition:: Reduced settings
@@ -116,7 +123,7 @@ def page_header(docstring: str, stem: str, quick: bool = False) -> str:
         return head + "\n\n" + note + "\n" + prose_rst(rest) + "\n"
     first, _, rest = text.partition("\n\n")
     title, subtitle = lesson_title(stem, first)
-    subtitle = _escape_bars(subtitle)
+    subtitle = escape_bars(subtitle)
     return (
         f".. _{lesson_label(stem)}:\n\n"
         + _heading(title, 1)
@@ -144,7 +151,8 @@ def _cell(match: re.Match) -> str:
     prose = dedent(re.sub(r"^#", "", content, flags=re.M)).strip("\n")
     if header.lstrip("#").strip() and not re.match(r"^# ?%%", header):
         return match.group(0)  # a ##### line with text after the hashes: leave it alone
-    text = (cell_title_rst(header) if header.startswith("#") and "%%" in header else "") + prose_rst(prose)
+    body = exercises_rst(prose) if EXERCISES_HEADER.match(header) else prose_rst(prose)
+    text = (cell_title_rst(header) if header.startswith("#") and "%%" in header else "") + body
     text = text.strip("\n")
     lines = [("# " + line).rstrip() for line in text.splitlines()]
     return "# %%\n" + "".join(line + "\n" for line in lines)
@@ -173,67 +181,3 @@ def page_source(source: str, stem: str, quick: bool = False) -> str:
     rest = CELL_PATTERN.sub(_cell, "".join(after))
     head = _docstring_literal(page_header(docstring, stem, quick))
     return "".join(before) + head + "\n" + "".join(config) + rest
-
-
-LIST_ITEM = re.compile(r"^\s*([*+-]|\d+[.)]|#\.)\s")
-VERBATIM = re.compile(r"(``.+?``|:math:`[^`]+`)")
-
-
-def _escape_bars(line: str) -> str:
-    """'mean |F|' is plain text, not a reST substitution: escape | outside ``literals`` and math."""
-    if line.lstrip().startswith(".."):
-        return line  # a directive (.. math:: |x|) or a comment: reST reads it as written
-    parts = VERBATIM.split(line)
-    return "".join(part if i % 2 else part.replace("|", "\\|") for i, part in enumerate(parts))
-
-
-def prose_rst(text: str) -> str:
-    """Comment prose as reST that reads as written.
-
-    * Indented lines under a sentence (a formula, an aligned table) become a literal block, not a
-      reST definition list with warnings; indented lines under a ``::`` line or a directive keep their
-      reST meaning (``.. math::``); an indented bullet list becomes a list.
-    * A list gets the blank lines reST wants before and after it.
-    * ``|`` is escaped outside literals, math and directives: the scripts' prose has no reST
-      substitutions (``mean |F|``).
-    """
-    out: list[str] = []
-    mode = "text"  # "text", "literal" (indented lines as written), "raw" (a directive's or a ::
-    # block's content), "rst" (a list item's continuation), "list"
-    in_list = False  # the previous text line belongs to a list item
-    last, indent = "", 0
-
-    def blank_line():
-        if out and out[-1].strip():
-            out.append("")
-
-    for line in text.splitlines():
-        blank = not line.strip()
-        indented = not blank and line[:1] in (" ", "\t")
-        if indented and mode == "text":
-            if last.endswith("::") or last.startswith(".."):
-                mode = "raw"
-            elif in_list:
-                mode = "rst"
-            elif LIST_ITEM.match(line):
-                mode, indent, in_list = "list", len(line) - len(line.lstrip()), True
-                blank_line()
-            else:
-                mode = "literal"
-                blank_line()
-                out += ["::", ""]
-        elif not indented and not blank:
-            if mode != "text":
-                blank_line()
-            mode = "text"
-            item = bool(LIST_ITEM.match(line))
-            if item != in_list or (in_list and not item and out and not out[-1].strip()):
-                blank_line()
-            in_list = item
-            last = line.strip()
-        if mode == "list" and not blank:
-            line = line[indent:] if line[:indent].strip() == "" else line.lstrip()
-            if not LIST_ITEM.match(line) and line[:1] not in (" ", "\t"):
-                line = "  " + line  # the item's continuation
-        out.append(line if mode in ("literal", "raw") else _escape_bars(line))
-    return "\n".join(out) + ("\n" if text.endswith("\n") else "")

@@ -2,15 +2,26 @@
 scripts' reduced settings (ML_TUTORIAL_QUICK=1) from a copy of docs/ in a temporary folder, so that
 nothing is written into the project's docs/ or its figures/, runs/, models/ and ase_calcs/."""
 
+import ast
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat  # noqa: E402
 import pytest
+from markdown_it import MarkdownIt
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
+import exercises  # noqa: E402  (docs/exercises.py)
+import notebooks  # noqa: E402  (docs/notebooks.py)
+import prose  # noqa: E402  (docs/prose.py)
+
+sys.path.pop(0)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -38,8 +49,15 @@ def docs_state() -> dict:
     }
 
 
-def sphinx(src: Path, out: Path, repo: Path = ROOT, timeout: int = 600):
+# Only against a hang: the quick build takes about 3 minutes on 2 free cores, over 11 on a loaded
+# machine; the test says so when this expires instead of failing on a slow machine.
+HANG_TIMEOUT_S = 3600
+
+
+def sphinx(src: Path, out: Path, repo: Path = ROOT, timeout: int = HANG_TIMEOUT_S, **env_vars):
     env = dict(os.environ, ML_TUTORIAL_QUICK="1", MPLBACKEND="Agg")
+    env.pop("ML_TUTORIAL_STUDENT", None)  # the version with the solutions, unless a test asks
+    env.update(env_vars)
     command = [
         sys.executable,
         "-m",
@@ -51,7 +69,13 @@ def sphinx(src: Path, out: Path, repo: Path = ROOT, timeout: int = 600):
         str(src),
         str(out),
     ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    try:
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(
+            f"the site build did not finish in {timeout} s: this timeout only guards against a hang "
+            "(a normal quick build takes minutes); look for a script that waits forever"
+        )
 
 
 def copy_docs(target: Path) -> Path:
@@ -213,6 +237,10 @@ def test_downloads_are_the_script_and_a_valid_notebook(site):
         code = "".join(cell.source for cell in nb.cells if cell.cell_type == "code")
         assert "setup(globals()" in code or script.parent.name == "schnet_tutorial"
         assert any(cell.cell_type == "markdown" for cell in nb.cells)
+        (zipped,) = list(downloads.glob(f"*/{script.stem}.zip"))  # "Download zipped": the same two
+        with zipfile.ZipFile(zipped) as archive:
+            assert archive.read(script.name) == script.read_bytes()
+            assert archive.read(notebook[0].name) == notebook[0].read_bytes()
 
 
 def test_schnet_md_page_shows_the_trajectory_as_an_animation(site):
@@ -237,15 +265,27 @@ def test_outputs_go_to_the_build_folder(site):
     assert list((outputs / "schnet_tutorial" / "ase_calcs").glob("*.traj"))
 
 
-def test_a_second_build_reuses_the_results(site):
+def test_the_student_build_reuses_the_results_and_shows_no_solutions(site):
+    """ML_TUTORIAL_STUDENT=1, into a folder beside the site: no script runs again (the solutions are
+    not part of what sphinx-gallery runs), and neither the pages nor the notebooks show a solution."""
     html, src, _ = site
     pages = sorted((src / "auto_examples").glob("*/*.rst"))
     before = {p: p.stat().st_mtime_ns for p in pages}
-    result = sphinx(src, html)
+    student = html.parent / "html_student"  # the same outputs folder (html/../outputs)
+    result = sphinx(src, student, ML_TUTORIAL_STUDENT="1")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert {p: p.stat().st_mtime_ns for p in pages} == before, "a script ran again"
     n = len(all_scripts())
     assert f"excluding {n} files that had previously been run" in result.stdout
+    for gallery, script in all_scripts():
+        text = page_of(student, gallery, script).read_text(encoding="utf-8")
+        assert "<details" not in text, f"{script.name}: a solution in the student build"
+        if exercises.lesson_exercises(script.read_text(encoding="utf-8")):
+            assert 'id="exercises"' in text, f"{script.name}: the student build lost the exercises"
+        (notebook,) = list((student / "_downloads").glob(f"*/{script.stem}.ipynb"))
+        assert "<details" not in notebook.read_text(encoding="utf-8"), f"{script.name}: notebook"
+    if any(exercises.lesson_exercises(script.read_text(encoding="utf-8")) for _, script in all_scripts()):
+        assert "exercise-table" in (student / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -263,7 +303,7 @@ def test_a_failing_script_fails_the_build(tmp_path, code, said):
     (repo / "lj_1_broken.py").write_text(
         f'"""lj_1_broken.py: a script with an error."""\n\n# %% 1 Data\n{code}\n'
     )
-    result = sphinx(copy_docs(tmp_path / "docs"), tmp_path / "build" / "html", repo=repo, timeout=300)
+    result = sphinx(copy_docs(tmp_path / "docs"), tmp_path / "build" / "html", repo=repo)
     assert result.returncode != 0
     assert said in result.stdout + result.stderr
 
@@ -300,3 +340,249 @@ def test_the_page_source_is_the_script_with_its_prose_as_rest(script):
 
     assert code(staged) == code(source)
     assert re.search(r"^# %%$", staged, re.M) and not re.search(r"^# %% \S", staged, re.M)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises and solutions (issue 27), notebooks as Markdown (issue 26)
+# ---------------------------------------------------------------------------------------------
+REST_DEBRIS = re.compile(
+    r"^\s*\.\.\s+[\w-]+::|:[\w-]+:`|^\s*::\s*$|\S::\s*$|rst-class|^\s*\.\. _[\w-]+:|^\s*:class:", re.M
+)
+
+
+def rest_debris(markdown: str) -> list[str]:
+    """What a reader of the notebook would see of reST: the Markdown rendered as CommonMark (as
+    Jupyter does), its text searched for directives, roles, ``::`` and targets."""
+    import html as html_lib
+
+    rendered = MarkdownIt("commonmark").render(markdown)
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", rendered))
+    roles = re.findall(r":[a-z-]+:<code>", rendered)  # :math:`x` renders as :math:<code>x</code>
+    return [m.group(0) for m in REST_DEBRIS.finditer(text)] + roles
+
+
+def markdown_cells(notebook: dict) -> list[str]:
+    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
+
+
+def test_rest_debris_is_found_where_there_is_some():
+    """The detector itself: each kind of reST the notebooks used to show is caught."""
+    for debris in (
+        ".. rst-class:: lesson-file\n\ntext",
+        ".. admonition:: Reduced settings\n   :class: warning quick-settings\n\n   text",
+        "a table::\n\n    x  y",
+        "::\n\n    x",
+        "the force :math:`F`",
+        ":doc:`data <ethanol_data>`",
+    ):
+        assert rest_debris(debris), debris
+    assert not rest_debris("the force $F = -dE/dr$, ``--epochs 5`` and a[::2]\n\n```text\nx  y\n```")
+
+
+@pytest.mark.parametrize("script", [p for _, p in all_scripts()], ids=lambda p: p.stem)
+def test_notebooks_are_markdown_without_rest(script):
+    """Every notebook's Markdown cells (title, prose, exercises, solutions) rendered as CommonMark:
+    no reST directive, role, ``::`` or target; the code cells are the script's code."""
+    solutions = exercises.read_solutions(ROOT, script.stem)
+    source = script.read_text(encoding="utf-8")
+    nb = notebooks.notebook(source, script.stem, solutions)
+    nbformat.validate(nbformat.from_dict(nb))
+    cells = markdown_cells(nb)
+    assert cells[0].startswith("# ") and f"{script.stem}.py" in cells[0]
+    for cell in cells:
+        assert not rest_debris(cell), f"{script.name}: {rest_debris(cell)} in\n{cell[:800]}"
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    body = ast.parse(source).body
+    assert ast.dump(ast.Module(ast.parse(code).body, [])) == ast.dump(ast.Module(body[1:], []))
+
+
+def test_an_indented_table_stays_a_table_in_the_notebook():
+    """lj_6's optimizer table (indented lines under a sentence) keeps one line per optimizer."""
+    table = "  gradient descent  v_t = -lr grad C\n  Adam              momentum plus"
+    rendered = MarkdownIt("commonmark").render(prose.prose_md(f"Every optimizer:\n{table}\nThey race."))
+    lines = [line.strip() for line in table.splitlines()]
+    assert re.search(rf"<pre><code[^>]*>{re.escape(lines[0])}\n{re.escape(lines[1])}", rendered)
+    assert "<p>They race.</p>" in rendered
+    lj_6 = ROOT / "lj_6_optimizers.py"
+    rendered = MarkdownIt("commonmark").render(
+        markdown_cells(notebooks.notebook(lj_6.read_text(encoding="utf-8"), lj_6.stem))[0]
+    )
+    paragraphs = re.findall(r"<p>(.*?)</p>", rendered, re.S)
+    assert "Nesterov" in rendered and "Adam" in rendered
+    assert not any("Nesterov" in p and "Adam" in p for p in paragraphs), "the table ran into one paragraph"
+
+
+SAMPLE_LESSON = '''"""lj_9_sample.py: a sample lesson."""
+
+x = 1
+
+# %% Exercises
+# Worked answers: solutions/lj_9_sample.py.
+#
+# 1. (predict, then run) Set X = 2. Which way does the error move?
+# 2. (write code) Write a function that returns |x|,
+#    with a table:
+#
+#        a  b
+#        1  2
+#
+# 3. (read the figure) Which curve is lowest?
+'''
+SAMPLE_SOLUTIONS = '''"""Worked solutions to lj_9_sample.py's exercises."""
+
+from solutions import main
+
+# %% Exercise 1
+# Kind: predict, then run
+# Time: 5 min
+# Practises: reading a learning rate
+# Checked by: tests/test_solutions_lj.py
+# Change: ``--x 2``
+# Answer (measured 2026-12-06): it falls from 3 to 1 :math:`\\varepsilon^2`, on any machine.
+# Why: more is better,
+#    in this sample.
+
+
+def exercise_1(out=None, quick=False):
+    return {"mse": 1.0}
+
+
+# %% Exercise 2
+# Kind: write code
+# Time: 15 min
+# Practises: a first function
+# Change: the code below
+# Answer: it returns 3 for -3.
+# Why: abs.
+
+
+def absolute(x):
+    return abs(x)
+
+
+def exercise_2(out=None, quick=False):
+    return {"abs": absolute(-3)}
+
+
+if __name__ == "__main__":
+    main(globals())
+'''
+
+
+def test_each_solution_sits_collapsed_under_its_exercise_and_the_student_version_has_none(tmp_path):
+    """The page's reST: the exercises as a list; under exercises 1 and 2 their solution (header as
+    text, Change / Answer / Why, then the code) in a closed <details>; exercise 3, without one, shows
+    only the exercise; the student version shows the exercises only. The same in the notebook."""
+    sys.path.insert(0, str(DOCS))
+    try:
+        from page_source import page_source
+    finally:
+        sys.path.remove(str(DOCS))
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "lj_9_sample.py").write_text(SAMPLE_SOLUTIONS, encoding="utf-8")
+    staged = page_source(SAMPLE_LESSON, "lj_9_sample")
+    assert "Set X = 2" in staged and "return abs(x)" not in staged  # the solutions are not run
+    rst = re.sub(r"^# ?", "", staged.split("# %%\n")[-1], flags=re.M)
+    page = exercises.insert_solutions(rst, "lj_9_sample", tmp_path, student=False)
+    first, second, third = page.index("1. (predict"), page.index("2. (write code)"), page.index("3. (read")
+    solutions = [m.start() for m in re.finditer(r"<details class=\"solution\"><summary>Solution", page)]
+    assert len(solutions) == 2 and first < solutions[0] < second < solutions[1] < third
+    assert "<details open" not in page and page.count("</details>") == 2
+    one = page[solutions[0] : second]
+    for said in ("Predict, then run", "5 min", "reading a learning rate", "**Change:**", "``--x 2``"):
+        assert said in one, said
+    assert one.index("**Answer** (measured 2026-12-06):") < one.index("**Why:**")
+    assert "return abs(x)" in page[solutions[1] : third] and ".. code-block:: python" in page
+    student = exercises.insert_solutions(rst, "lj_9_sample", tmp_path, student=True)
+    assert "<details" not in student and "3. (read the figure)" in student and "ml_tutorial" not in student
+
+    nb = notebooks.notebook(SAMPLE_LESSON, "lj_9_sample", exercises.read_solutions(tmp_path, "lj_9_sample"))
+    cells = markdown_cells(nb)
+    assert [c.count("<details") for c in cells if c.startswith("**")] == [1, 1, 0]
+    assert "```python\ndef absolute(x):" in cells[-2] and not any(map(rest_debris, cells))
+    plain = notebooks.notebook(SAMPLE_LESSON, "lj_9_sample", {})
+    assert not any("<details" in c for c in markdown_cells(plain))
+    assert len(markdown_cells(plain)) == len(cells)
+
+
+def test_the_teacher_table_counts_the_exercises_and_reads_their_headers(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "lj_9_sample.py").write_text(SAMPLE_SOLUTIONS, encoding="utf-8")
+    lesson = tmp_path / "lj_9_sample.py"
+    lesson.write_text(SAMPLE_LESSON, encoding="utf-8")
+    table = exercises.teacher_table(tmp_path, [("lennard_jones", lesson)])
+    row = table[table.index(":doc:`lj_9") :]
+    assert "- 3 (1 write code)" in row and "- 20 min + ?" in row  # exercise 3 has no time yet
+    assert "1. 5 min · predict, then run: reading a learning rate" in row
+    assert "2. 15 min · write code: a first function" in row and "3. read the figure: (no solution" in row
+    assert table.startswith("3 exercises in all, 1 of them write code")
+
+
+def exercise_items(html: str) -> list[str]:
+    """The items of the first list in ``html`` (the exercises), each with what it holds (a solution
+    may hold lists of its own)."""
+    from html.parser import HTMLParser
+
+    class Items(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.depth, self.items, self.done = 0, [], False
+
+        def handle_starttag(self, tag, attrs):
+            if self.done:
+                return
+            if tag in ("ol", "ul"):
+                self.depth += 1
+            if tag == "li" and self.depth == 1:
+                self.items.append("")
+            elif self.items:
+                self.items[-1] += self.get_starttag_text()
+
+        def handle_endtag(self, tag):
+            if tag in ("ol", "ul") and not self.done:
+                self.depth -= 1
+                self.done = self.depth == 0
+            if self.items and not self.done:
+                self.items[-1] += f"</{tag}>"
+
+        def handle_data(self, data):
+            if self.items and not self.done:
+                self.items[-1] += data
+
+    parser = Items()
+    parser.feed(html)
+    return parser.items
+
+
+def test_the_site_shows_each_lessons_exercises_with_their_solutions_collapsed(site):
+    """Each page with an Exercises cell lists them at its end; each exercise with a written solution
+    has it right under it, closed; the home page has the teacher's table; solutions/ is no gallery."""
+    html, _, _ = site
+    assert not (html / "auto_examples" / "solutions").exists()
+    home = (html / "index.html").read_text(encoding="utf-8")
+    for gallery, script in all_scripts():
+        found = exercises.lesson_exercises(script.read_text(encoding="utf-8"))
+        if not found:
+            continue
+        assert f"auto_examples/{gallery}/{script.stem}.html" in home.split("exercise-table", 1)[-1]
+        text = page_of(html, gallery, script).read_text(encoding="utf-8")
+        items = exercise_items(text[text.index('id="exercises"') :])
+        assert len(items) == len(found), f"{script.name}: the exercises are not a list"
+        written = exercises.read_solutions(ROOT, script.stem)
+        for exercise, item in zip(found, items):
+            has = "<details" in item
+            assert has == (exercise.number in written), f"{script.name} exercise {exercise.number}"
+            assert "<details open" not in item
+        notebook = list((html / "_downloads").glob(f"*/{script.stem}.ipynb"))[0]
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+        assert sum("<details" in c for c in markdown_cells(nb)) == len(
+            set(written) & {e.number for e in found}
+        )
+
+
+def test_the_site_notebooks_are_markdown_without_rest(site):
+    html, _, _ = site
+    for _, script in all_scripts():
+        (notebook,) = list((html / "_downloads").glob(f"*/{script.stem}.ipynb"))
+        for cell in markdown_cells(json.loads(notebook.read_text(encoding="utf-8"))):
+            assert not rest_debris(cell), f"{notebook.name}: {rest_debris(cell)}"

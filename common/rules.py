@@ -104,6 +104,8 @@ RULES: dict[str, Rule] = {
     **named(INT_2, "COMMITTEE N_BINS"), "RELABEL": INT_0,
     "N_FILTERS": INT_0, "CUTOFF": POSITIVE, "MODEL": choice(*MODELS), "MODELS": choice_list(*MODELS),
     "LOSS": choice("mse", "l1"), "LADDER": choice("short", "full", "none"),
+    # SchNet: the foundation model (script8): which weights of SO3LR fine-tuning changes, and for how long
+    "FINETUNE": choice_list("naive", "all", "last_layer", "lora"), "FINETUNE_STEPS": INT_1,
     **named(NON_NEGATIVE, "TIME_BUDGET_S ENERGY_WEIGHT FORCE_WEIGHT FRICTION_PER_FS"),
     "LR_SCHEDULE": choice("cosine", "constant"),
     "LR_FINAL": _number(float, 0, 1, low_open=True, says="a number in (0, 1]"),
@@ -162,6 +164,9 @@ QUICK: dict[str, dict] = {
     "script4_learning_curve": {"MODELS": ["schnet"], "TRAIN_SIZES": [10, 100], "SETS_PER_SIZE": [2, 1],
                                "STEPS": 150, "N_VAL": 20, "N_TEST": 50, "N_LADDER": 100},
     "script7_vibrations": {"MD_STEPS": 1000, "CORRELATION_FS": 200.0},
+    # script8: fine-tuning on 10 frames for 4 steps, a SchNet of 20 steps, 20 MD steps
+    "script8_foundation_model": {"TRAIN_SIZES": [10], "N_TRAIN": 10, "FINETUNE_STEPS": 4, "MODEL": "schnet",
+                                 "STEPS": 20, "N_VAL": 20, "N_TEST": 50, "MD_STEPS": 20},
     # script5: a committee of 2 small trainings, 100 MD steps; script6: one round of active learning
     "script5_uncertainty": {"COMMITTEE": 2, "N_TRAIN": 200, "STEPS": 150, "N_TEST": 200, "N_VAL": 50,
                             "MD_STEPS": 100},

@@ -1,58 +1,45 @@
 """The settings at the top of every script: checked, and changed from the command line.
 
-Every script keeps its settings as UPPERCASE constants at the top, followed by one line:
+Every script keeps its settings as UPPERCASE constants at the top (its settings block, after the
+``# %% Settings`` line: only these are settings, never a name it imports), followed by one line:
 
     setup(globals(), "lj_3_hyperparameters")
 
 which, in this order,
-  1. applies the script's reduced settings from ``QUICK`` when asked for (``--quick`` on the command
-     line, or the environment variable ``ML_TUTORIAL_QUICK=1``: the tests and the docs use these);
-  2. applies command-line overrides (``--learning-rate 0.01``), but only when the script runs as a
-     program (``python x.py``, Spyder's Run file, ``%run x.py --epochs 10``). In a Jupyter or VS Code
-     kernel ``sys.argv`` belongs to the kernel and is left alone;
+  1. applies the script's reduced settings from ``QUICK`` when asked for (``--quick`` or ``--quick=1``
+     on the command line, or the environment variable ``ML_TUTORIAL_QUICK=1``: the tests and the docs
+     use these);
+  2. applies command-line overrides (``--learning-rate 0.01`` or ``--learning-rate=0.01``), but only
+     when the script runs as a program (``python x.py``, Spyder's Run file, ``%run x.py --epochs 10``).
+     In a Jupyter or VS Code kernel ``sys.argv`` belongs to the kernel and is left alone;
   3. checks the type and range of every setting against ``RULES`` and stops with a one-line
      ``error: ...`` (exit code 2) when one is wrong, e.g. ``EPOCHS = 40.0`` or ``LEARNING_RATE = "1e-3"``;
   4. runs PyTorch on ``N_THREADS`` CPU threads (1 when a script has no such setting: the lessons'
      networks are so small that a second thread only adds waiting).
 
-This module does not import PyTorch, so a bad value is reported at once.
+Printing never fails on "Å" in a pure-ASCII terminal (``robust_printing``), and messages name only
+the running script's own settings (``own``, ``say_number``). This module does not import PyTorch, so
+a bad value is reported at once.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
-
-class SettingError(ValueError):
-    """A bad setting: reported as one line."""
-
-
-def fail(message: str, code: int = 2):
-    """Print 'error: message' on stderr and stop with a non-zero exit code, without a traceback."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(code)
-
-
-def warn(message: str) -> None:
-    """One line ``warning: message`` on stderr: the script goes on."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type's name if it has none), for one-line errors."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
-def check(condition: bool, message: str) -> None:
-    """Stop with a one-line error when ``condition`` is false."""
-    if not condition:
-        fail(message)
-
-
+from .command_line import (  # noqa: F401  (re-exported: the tests and the docs use them)
+    _truthy,
+    apply_overrides,
+    command_line,
+    describe,
+    option,
+    quick_option,
+    settings_block,
+    settings_of,
+    usage,
+)
+from .errors import SettingError, check, fail, first_line, warn  # noqa: F401  (re-exported)
 from .rules import (  # noqa: F401  (the tables, re-exported for the scripts and tests)
     ACTIVATIONS,
     MODELS,
@@ -72,9 +59,10 @@ _SETTINGS: dict = {}  # set by setup: the running script's settings, checked
 # ---------------------------------------------------------------------------------------------
 def setup(namespace: dict, script: str) -> None:
     """Quick settings, command-line overrides, checks and threads for a script's ``globals()``."""
+    robust_printing()
     argv = command_line(namespace)
-    quick = "--quick" in argv or _truthy(os.environ.get("ML_TUTORIAL_QUICK", ""))
-    argv = [a for a in argv if a != "--quick"]
+    argv, asked = quick_option(argv)
+    quick = asked if asked is not None else _truthy(os.environ.get("ML_TUTORIAL_QUICK", ""))
     global _QUICK_RUN
     _QUICK_RUN = quick
     if quick:
@@ -101,8 +89,25 @@ def setup(namespace: dict, script: str) -> None:
         sys.excepthook = _missing_setting_hook
 
 
+def robust_printing() -> None:
+    """Printing never crashes on a character the terminal cannot show ("Å" in a pure-ASCII locale,
+    LANG=C or PYTHONIOENCODING=ascii): such characters come out as escapes (\\xc5) instead."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if encoding not in ("utf8", "utf16", "utf32", "") and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # (a stream that cannot be reconfigured: left as it is)
+                pass
+
+
 def _missing_setting_hook(kind, exc, tb):
-    """A setting's line deleted from the top of a script: one line that says so, not a traceback."""
+    """One line, not a traceback, for a setting's line deleted from the top of a script and for
+    Ctrl-C (what a script saved before it stays: every run writes a new folder or file)."""
+    if issubclass(kind, KeyboardInterrupt):
+        message = "interrupted (Ctrl-C); what was saved before stays; run the script again"
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(130)
     name = getattr(exc, "name", "") or ""
     if issubclass(kind, NameError) and name.isupper():
         print(
@@ -124,142 +129,24 @@ def settings_used() -> dict:
     return dict(_SETTINGS)
 
 
-def command_line(namespace: dict) -> list[str]:
-    """The script's own command-line arguments, or [] when it does not run as a program.
-
-    A script runs as a program when ``sys.argv[0]`` is its own file: ``python x.py``, Spyder's
-    runfile and IPython's ``%run`` all set both. In a notebook or an interactive window there is no
-    ``__file__`` (or ``sys.argv`` is the kernel's: ``ipykernel_launcher.py -f ...``).
-    """
-    file = namespace.get("__file__")
-    if not file or not sys.argv or not sys.argv[0]:
-        return []
-    try:
-        same = Path(sys.argv[0]).resolve() == Path(file).resolve()
-    except OSError:
-        return []
-    return list(sys.argv[1:]) if same else []
+def own(name: str, words: str) -> str:
+    """A setting in a message: ``name`` when the running script has that setting, else ``words``
+    (a script without it, or a helper's process): messages name only settings the student can change."""
+    return name if name in _SETTINGS else words
 
 
-def _truthy(text: str) -> bool:
-    return text.strip().lower() in ("1", "true", "yes", "on")
-
-
-def settings_of(namespace: dict) -> list[str]:
-    """The UPPERCASE settings a script defines, in order: plain values (numbers, text, True/False,
-    lists, tuples), not the constants it imports from the project's modules."""
-    imported = {
-        id(v)
-        for name, mod in list(sys.modules.items())
-        if name.split(".")[0] in ("common", "schnet_tutorial")
-        for v in vars(mod).values()
-    }
-    simple = (int, float, str, bool, list, tuple)
-    return [
-        n
-        for n, v in namespace.items()
-        if n.isupper()
-        and not n.startswith("_")
-        and isinstance(v, simple)
-        and not (id(v) in imported and not isinstance(v, (int, float, str, bool)))
-    ]
-
-
-def option(name: str) -> str:
-    return "--" + name.lower().replace("_", "-")
-
-
-def usage(namespace: dict, script: str) -> str:
-    """--help: every setting with its value, what values it takes, and the comment it has at the top
-    of the script (its unit)."""
-    lines = [
-        f"{script}: settings (edit them at the top of the script, or --name value here; a list as "
-        "--name 10 20 40 or --name 10,20,40); --quick: reduced settings"
-    ]
-    comments = setting_comments(namespace.get("__file__"))
-    for name in settings_of(namespace):
-        rule = RULES.get(name)
-        lines.append(f"  {option(name):26s} {namespace[name]!r}  ({describe(rule)})")
-        if comments.get(name):
-            lines.append(f"  {'':26s} {comments[name]}")
-    return "\n".join(lines)
-
-
-def setting_comments(file) -> dict[str, str]:
-    """{name: the comment on its line} of a script's settings (none without the file: a notebook)."""
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except (OSError, TypeError):
-        return {}
-    found = {}
-    for line in text.splitlines():
-        match = re.match(r"^([A-Z][A-Z0-9_, ]*) = .*?#\s*(.+)$", line)
-        if match:
-            for name in match.group(1).split(","):
-                found[name.strip()] = match.group(2).strip()
-    return found
-
-
-def convert(text: str, rule: Rule | None, default):
-    """Turn the command-line text into a value of the setting's type."""
-    kind = rule.kind if rule else type(default)
-    if kind is bool:
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(text)
-    if kind is int:
-        return int(text)
-    if kind is float:
-        return float(text)
-    if kind in (list, tuple):
-        item = rule.item if rule else (type(default[0]) if default else str)
-        parts = re.split(r"[,\s]+", text.strip().strip("[]()"))
-        return kind(item(p.strip("'\"")) for p in parts if p.strip())
-    return text
-
-
-def apply_overrides(namespace: dict, argv: list[str], script: str) -> list[str]:
-    """Set the settings named on the command line (``--name value`` or ``--name=value``)."""
-    rules, names, changed = RULES, settings_of(namespace), []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if not arg.startswith("--") or arg == "--":
-            fail(f"unexpected argument {arg!r}; use --name value, e.g. --epochs 100 (--help lists them)")
-        key, _, value = arg[2:].partition("=")
-        name = key.replace("-", "_").upper()
-        if name not in names:
-            fail(f"unknown option {option(key)}; options are: " + ", ".join(option(n) for n in names))
-        is_flag = (rules.get(name) or Rule(type(namespace[name]))).kind is bool
-        if not _ and is_flag and (i + 1 >= len(argv) or argv[i + 1].startswith("--")):
-            value = "true"  # a True/False setting alone: --force means --force true
-        elif not _:
-            if i + 1 >= len(argv):
-                fail(f"option {arg} needs a value")
-            i += 1
-            value = argv[i]
-            while is_list(rules.get(name)) and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-                i += 1  # a list: --train-sizes 10 20 40
-                value += "," + argv[i]
-        try:
-            namespace[name] = convert(value, rules.get(name), namespace[name])
-        except ValueError:
-            fail(f"{name} must be {describe(rules.get(name))}, got {value!r} ({option(name)})")
-        changed.append(name)
-        i += 1
-    return changed
-
-
-def is_list(rule: Rule | None) -> bool:
-    return rule is not None and rule.kind in (list, tuple)
-
-
-def describe(rule: Rule | None) -> str:
-    if rule is None:
-        return "a value of the default's type"
-    return rule.says or {int: "an integer", float: "a number", bool: "True or False"}.get(rule.kind, "text")
+def say_number(value, words: str, *names: str) -> tuple[str, str]:
+    """A number in a message, in the running script's own terms, and the setting it comes from:
+    ("N_VAL = 200", "N_VAL") when the script has a setting of that name and value; ("5000 training
+    frames (TRAIN_SIZES)", "TRAIN_SIZES") when a list setting holds it; else ("1800 training frames",
+    ""): a number the script computed, which the student never set, is never given a setting's name."""
+    for name in names:
+        have = _SETTINGS.get(name)
+        if isinstance(have, (list, tuple)) and value in have:
+            return f"{value} {words} ({name})", name
+        if have is not None and not isinstance(have, bool) and have == value:
+            return f"{name} = {value}", name
+    return f"{value} {words}", ""
 
 
 def problem(value, rule: Rule) -> bool:

@@ -15,15 +15,60 @@ import torch
 from torch import nn
 
 from .runs import LOSS_TAGS
-from .settings import OPTIMIZERS, fail
+from .settings import OPTIMIZERS, fail, own
 
 DIVERGED_MSE = 1e6  # an MSE above this (in epsilon^2: the data are of order 1) means training blew up
+FEW_STEPS = 100  # fewer optimizer steps than this in all: too few for a network to learn anything
 
 
 def stop_if_diverged(mse: float, advice: str) -> None:
-    """One-line error (exit 2) when a training diverged: its MSE is not finite or absurdly large."""
+    """One-line error (exit 2) when a training diverged: its MSE is not finite or absurdly large.
+    A diverged training took too large steps: ``advice`` names the learning rate to lower."""
     if not math.isfinite(mse) or mse > DIVERGED_MSE:
         fail(f"training diverged (MSE {mse:.3g}): {advice}; nothing was saved")
+
+
+def too_little_training(
+    steps: int,
+    n_train: int,
+    batch_size: int,
+    learning_rate: float,
+    default_learning_rate: float,
+    epochs_done: int,
+    epochs: int,
+    time_budget_s: float = 0.0,
+) -> list[str]:
+    """Why a training that did not diverge learned too little, and what to change, cause first, in the
+    running script's own setting names (``common.settings.own``): a time budget that stopped it, too
+    few optimizer steps (naming their count), a learning rate far from the default. [] when none of
+    these is the cause."""
+    lr, default = own("LEARNING_RATE", "learning rate"), default_learning_rate
+    batch_name = own("BATCH_SIZE", "batch size")
+    more = "more " + own("EPOCHS", own("STEPS", "optimizer steps"))
+    causes = []
+    if time_budget_s and epochs_done < epochs:
+        budget = own("TIME_BUDGET_S", "the time budget")
+        causes.append(
+            f"{budget} = {time_budget_s:g} s stopped it after {epochs_done} of {epochs} epochs: raise "
+            f"{budget} or set it to 0"
+        )
+    per_epoch = math.ceil(n_train / batch_size)
+    if steps < FEW_STEPS:
+        smaller = f"a smaller {batch_name} (8: {math.ceil(n_train / 8)} steps per epoch) or "
+        smaller = smaller if per_epoch < 10 and batch_size > 8 else ""
+        causes.append(
+            f"only {steps} optimizer steps in all ({epochs_done} epochs of {per_epoch} "
+            f"batch{'es' if per_epoch > 1 else ''} of {min(batch_size, n_train)} of the {n_train} training "
+            f"frames, {batch_name} = {batch_size}): {smaller}{more}"
+        )
+    if learning_rate < default / 3:
+        causes.append(
+            f"{lr} = {learning_rate:g} is {default / learning_rate:.0f}x below the default {default:g}: "
+            f"{steps} steps moved the weights too little; a larger {lr} or {more}"
+        )
+    elif learning_rate > 1.5 * default:
+        causes.append(f"{lr} = {learning_rate:g} is above the default {default:g} (too large); lower {lr}")
+    return causes
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -130,8 +175,8 @@ def fit(
                 writer.add_scalar(
                     LOSS_TAGS["validation"], math.log10(max(hist.validation[-1], 1e-30)), epoch + 1
                 )
-        if log_every and (epoch % log_every == 0 or epoch == epochs - 1):
-            msg = f"epoch {epoch:5d}  train MSE {hist.train[-1]:.3e}"
+        if log_every and (epoch == 0 or (epoch + 1) % log_every == 0 or epoch == epochs - 1):
+            msg = f"epoch {epoch + 1:5d}  train MSE {hist.train[-1]:.3e}"  # 1, 2, ...: as in TensorBoard
             if val_loader is not None:
                 msg += f"  validation MSE {hist.validation[-1]:.3e}"
             print(msg)

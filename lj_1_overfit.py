@@ -1,7 +1,7 @@
 """lj_1_overfit.py: slides "PyTorch example" to "Overfitting" (slides 1-8).
 
 A neural network with 6,601 trainable parameters is fitted to only 10 points of the Lennard-Jones
-potential E(r) = 4 (r^-12 - r^-6) (reduced units: r in sigma, E in epsilon), several times with
+potential :math:`E(r) = 4 (r^{-12} - r^{-6})` (reduced units: r in sigma, E in epsilon), several times with
 different initial weights. Every fit passes through every training point, yet the fits disagree
 between the points and fail beyond them: you measure a model on data it has never seen.
 """
@@ -51,50 +51,47 @@ interp_set = LJDataset(200, R_MIN, R_MAX)  # unseen points between the training 
 extrap_set = LJDataset(200, R_MAX, R_EXTRAPOLATE)  # unseen points beyond them
 
 # %% 2 Model
-# Slides 4 and 5. The descriptor turns a distance r into a vector (phi_1(r), phi_2(r), ...) of
-# Gaussians :math:`\phi_k(r) = \exp(-(r - c_k)^2 / 2w^2)` (centres c_k, width w); a network of DEPTH
-# hidden layers of WIDTH neurons with the GELU activation turns that vector into an energy
-# (common/mlp.py). Look at the parameter count: 6,601 numbers for 10 points. The figure shows the
-# descriptor: the basis functions, the 40 numbers that encode r = 1.5 sigma, and the slide's own
-# example x = 3.1 -> (0.5, 0.3, 0.01, 0, 0).
+# Slides 4 and 5. The descriptor turns a distance r into a vector :math:`(\phi_1(r), \phi_2(r), \ldots)` of
+# Gaussians :math:`\phi_k(r) = \exp(-(r - c_k)^2 / 2w^2)` (centres :math:`c_k`, width :math:`w`); a network of
+# DEPTH hidden layers of WIDTH neurons with the GELU activation turns that vector into an energy
+# (common/mlp.py). Look at the parameter count: 6,601 numbers for 10 points. The figure shows the descriptor:
+# the basis functions, the 40 numbers that encode r = 1.5 sigma, and the slide's own example
+# :math:`x = 3.1 \to (0.5, 0.3, 0.01, 0, 0)`.
 descriptor = GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX)
 n_params = count_parameters(LJModel(descriptor, WIDTH, DEPTH, ACTIVATION))
 print(f"{n_params:,} trainable parameters, {N_TRAIN} data points")
 
-fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 3.5))
+fig, axes = plt.subplot_mosaic(
+    [["basis", "vector"], ["slide", "slide"]], figsize=(10, 7), layout="constrained"
+)
+ax1, ax2, ax3 = axes["basis"], axes["vector"], axes["slide"]
 r_plot = torch.linspace(0.8, 3.2, 500).unsqueeze(1)
 ax1.plot(r_plot, descriptor(r_plot), lw=0.8)
-ax1.set(xlabel="r (sigma)", ylabel="phi_k(r)", title=f"the {N_BASIS} Gaussian basis functions")
+ax1.set(xlabel=r"$r$ ($\sigma$)", ylabel=r"$\phi_k(r)$", title=f"the {N_BASIS} Gaussian basis functions")
 ax2.bar(range(1, N_BASIS + 1), descriptor(torch.tensor([[1.5]]))[0])
-ax2.set(xlabel="k", ylabel="phi_k(1.5)", title=f"descriptor of r = 1.5 sigma: {N_BASIS} numbers")
+ax2.set(xlabel="$k$", ylabel=r"$\phi_k(1.5)$", title=rf"descriptor of $r = 1.5\,\sigma$: {N_BASIS} numbers")
 slide = slide_example_basis()  # the slide's five Gaussians
 x_plot = torch.linspace(1.5, 7.0, 400).unsqueeze(1)
-ax3.plot(x_plot, slide(x_plot))
+values = slide(torch.tensor([[3.1]]))[0].tolist()
+for k, (curve, value) in enumerate(zip(slide(x_plot).T, values)):
+    ax3.plot(x_plot, curve, label=rf"$\phi_{k + 1}(3.1) = {value:.2f}$")
 ax3.axvline(3.1, color="k", ls=":")
-for k, value in enumerate(slide(torch.tensor([[3.1]]))[0].tolist()):
-    ax3.plot(3.1, value, "ko", ms=4)
-    ax3.annotate(
-        f"phi_{k + 1} = {value:.2f}",
-        (3.1, value),
-        xytext=(5, 2 + 9 * k),
-        textcoords="offset points",
-        fontsize=8,
-    )
-ax3.set(xlabel="x", ylabel="phi_k(x)", title="slide 4: x = 3.1 -> (0.5, 0.3, 0.01, 0, 0)")
+ax3.plot([3.1] * len(values), values, "ko", ms=4)
+ax3.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), title="value at $x = 3.1$")
+ax3.set(xlabel="$x$", ylabel=r"$\phi_k(x)$", title=r"slide 4: $x = 3.1 \to (0.5, 0.3, 0.01, 0, 0)$")
 save_figure(fig, "lj_1_descriptor")
 
 # %% 3 Cost function
-# Slide 6: the mean squared error between predicted and true energies (epsilon^2),
+# Slide 6: the mean squared error between predicted and true energies (:math:`\varepsilon^2`),
 # :math:`C(\theta) = \frac{1}{N} \sum_{i=1}^{N} (E_\theta(r_i) - E_i)^2`.
 loss_fn = torch.nn.MSELoss()
 
 # %% 4 Find the parameters
-# Slide 7: :math:`\theta' = \theta - \eta \nabla_\theta C` (eta: the learning rate), batch after batch.
-# For each mini-batch the four lines below clear the old gradient, compute the cost, let autograd
-# compute the gradient of the cost with respect to all 6,601 parameters, and take one step (Adam's
-# variant of gradient descent). One pass over all mini-batches is an epoch. The whole fit is repeated
-# with N_SEEDS different initial weights; look at the printed MSEs: tiny on the training points, large
-# on the unseen ones.
+# Slide 7: :math:`\theta' = \theta - \eta \nabla_\theta C` (:math:`\eta`: the learning rate), batch after
+# batch. For each mini-batch the four lines below clear the old gradient, compute the cost, let autograd
+# compute the gradient of the cost with respect to all 6,601 parameters, and take one step (Adam's variant of
+# gradient descent). One pass over all mini-batches is an epoch. The whole fit is repeated with N_SEEDS
+# different initial weights; look at the printed MSEs: tiny on the training points, large on the unseen ones.
 models, mses = [], []
 for seed in range(N_SEEDS):
     torch.manual_seed(seed)  # initial weights and batch order
@@ -122,7 +119,7 @@ for seed in range(N_SEEDS):
 # %% 5 Look at the result
 # Slide 8. Every fit goes through every training point, but between the points (green) the fits
 # wiggle and disagree, and beyond them (red) they fly off: many parameters, few points = overfitting.
-fig, ax = plt.subplots(figsize=(7, 4.5))
+fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 ax.axvspan(R_MIN, R_MAX, color="tab:green", alpha=0.12, label="interpolation region")
 ax.axvspan(R_MAX, R_EXTRAPOLATE, color="tab:red", alpha=0.12, label="extrapolation region")
 r_plot = torch.linspace(R_MIN - 0.05, R_EXTRAPOLATE, 400).unsqueeze(1)
@@ -144,3 +141,19 @@ print(
     f"interpolation_mse_max_eps2={interp_mse:.2e} extrapolation_mse_max_eps2={extrap_mse:.2e}"
 )
 show()
+
+# %% Exercises
+# Worked answers: solutions/lj_1_overfit.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) Read the printed MSEs of the five seeds. By how many orders of magnitude is the MSE
+#    on the unseen points between the training points above the training MSE? Which region is worse for
+#    every seed, interpolation or extrapolation?
+# 2. (predict, then run) Set N_TRAIN = 20 (``--n-train 20``). Before you run: will the interpolation MSE
+#    fall, and by roughly how much? And the extrapolation MSE? Then run and compare.
+# 3. (predict, then run) Set NOISE = 0.1 (``--noise 0.1``: noise of 0.1 epsilon on the training energies).
+#    Will the training MSE end near the noise's variance, :math:`0.01\,\varepsilon^2`, or far below it?
+# 4. (write code) Slide 14: "try also using fake simple data". Write a Dataset ``MorseDataset`` (``__init__``,
+#    ``__len__``, ``__getitem__``, as LJDataset in common/lj.py) for the Morse potential
+#    :math:`E = D (1 - e^{-a (r - r_e)})^2 - D` with :math:`D = 1`, :math:`r_e = 2^{1/6}`, :math:`a = 5.35`,
+#    and fit it in place of Lennard-Jones. Does the network overfit in the same way: training MSE,
+#    interpolation, extrapolation?

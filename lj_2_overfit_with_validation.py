@@ -104,7 +104,7 @@ print(
 # the epoch whose weights were kept. The second figure shows the restored model with the three sets.
 # The test MSE is computed once, at the very end, on the final model.
 epochs = range(1, len(train_losses) + 1)
-fig, ax = plt.subplots(figsize=(7, 4.5))
+fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 ax.semilogy(epochs, train_losses, label="training loss")
 ax.semilogy(epochs, val_losses, label="validation loss")
 ax.axvline(best_epoch + 1, color="k", ls=":", label=f"best epoch {best_epoch + 1} (kept)")
@@ -114,7 +114,7 @@ ax.set(xlabel="epoch", ylabel="MSE (epsilon^2)", title="Early stopping on the va
 ax.legend()
 save_figure(fig, "lj_2_loss_curves")
 
-fig, ax = plt.subplots(figsize=(7, 4.5))
+fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 r_plot = torch.linspace(R_MIN, R_MAX, 400).unsqueeze(1)
 ax.plot(r_plot, lj_energy(r_plot), "k--", label="Lennard-Jones (target)")
 ax.plot(r_plot, predict(model, r_plot), label="model (best validation epoch)")
@@ -133,3 +133,15 @@ test_mse = evaluate(model, test_loader, loss_fn)  # the test set, used once
 print(f"test MSE {test_mse:.2e} epsilon^2 (RMSE {test_mse**0.5:.3f} epsilon)")
 print(f"result: best_epoch={best_epoch + 1} validation_mse_eps2={best_loss:.2e} test_mse_eps2={test_mse:.2e}")
 show()
+
+# %% Exercises
+# Worked answers: solutions/lj_2_overfit_with_validation.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) In lj_2_loss_curves.png, at which epoch is the validation loss lowest, and how many
+#    epochs later did training stop? Is the training MSE at the best epoch above or below the variance of
+#    the noise, :math:`\mathrm{NOISE}^2 = 2.5 \cdot 10^{-3}\,\varepsilon^2`? What does that tell you?
+# 2. (predict, then run) Set NOISE = 0 (``--noise 0``). Will training stop earlier or later than with
+#    noise, and will the best validation MSE be lower or higher, by roughly how much? Then run and compare.
+# 3. (write code) The test energies are noisy too. At the end of the lesson, compute the test MSE also
+#    against the exact energies ``lj_energy(r)`` of the test points. How much of the printed test MSE is
+#    the model's own error, and how much the noise of the test energies?

@@ -16,7 +16,7 @@ from common.lj import LJDataset, lj_energy, lj_force
 from common.mlp import LJModel, count_parameters
 from common.plotting import save_figure, show
 from common.runs import BEST, RUNS_DIR, log_hparams, loss_writer, new_run_dir, settings_name
-from common.settings import setup
+from common.settings import settings_used, setup
 from common.training import (
     evaluate,
     fit,
@@ -116,7 +116,7 @@ print(
 # TensorBoard.
 model = model.cpu()
 r_plot = torch.linspace(R_MIN, R_MAX, 600).unsqueeze(1)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
 ax1.plot(r_plot, lj_energy(r_plot), "k--", label="Lennard-Jones")
 ax1.plot(r_plot, predict(model, r_plot), label="model")
 ax1.plot(train_set.r, train_set.energy, "o", ms=3, label="training points")
@@ -129,10 +129,7 @@ ax2.legend()
 fig.suptitle(f"{DESCRIPTOR} descriptor, {ACTIVATION} activation")
 save_figure(fig, "lj_3_fit")
 writer.add_figure("fit", fig, global_step=hist.best_epoch + 1, close=False)
-names = (
-    "DESCRIPTOR N_BASIS WIDTH DEPTH ACTIVATION OPTIMIZER LEARNING_RATE MOMENTUM L2 BATCH_SIZE EPOCHS PATIENCE"
-)
-hparams = {name: globals()[name] for name in (names + " N_TRAIN NOISE SEED").split()}  # as named above
+hparams = {name: globals()[name] for name in settings_used()}  # every setting above, as named there
 metrics = {f"{BEST}{name}_MSE_eps2": v for name, v in mse.items()} | {f"{BEST}epoch": hist.best_epoch + 1}
 log_hparams(writer, hparams, metrics, step=hist.best_epoch + 1)
 writer.close()
@@ -140,3 +137,20 @@ print(f"TensorBoard run: {run_dir}")
 print("view it with: tensorboard --logdir=runs   (then open http://localhost:6006/)")
 print("result: " + " ".join(f"{name}_mse_eps2={v:.2e}" for name, v in mse.items()))
 show()
+
+# %% Exercises
+# Worked answers: solutions/lj_3_hyperparameters.py (run it, or read it on the lesson's page).
+#
+# 1. (predict, then run) Set DESCRIPTOR = "one_hot" (``--descriptor one_hot``). Predict the shape of the
+#    energy and of the force in lj_3_fit.png, and whether the test MSE goes up or down, by how many orders
+#    of magnitude. Then run and compare.
+# 2. (write code) Set ACTIVATION = "relu" (``--activation relu``): will the test MSE of the energy change
+#    much? Then write a few lines that compute the model's force (``predict_force``) and its error on
+#    2,001 points from 1 to 3 sigma, and the largest jump of that error between neighbouring points.
+#    How large is it with ReLU, and with GELU?
+# 3. (predict, then run) Set OPTIMIZER = "sgd" (plain mini-batch gradient descent, same LEARNING_RATE).
+#    After 400 epochs, is the test MSE better or worse than Adam's, and by how much? Compare the two runs'
+#    loss curves in TensorBoard.
+# 4. (write code) Write a descriptor ``InversePowers``: an nn.Module with ``size = 2`` whose forward turns r
+#    of shape (batch, 1) into :math:`(r^{-6}, r^{-12})`; use it in place of the Gaussians. Compare the test
+#    MSE, and the MSE between 3 and 4 sigma, beyond the data. Which descriptor extrapolates, and why?

@@ -72,7 +72,7 @@ if n_params["small"] >= n_params["large"]:
 
 
 # %% 3 Cost function
-# The mean squared error of a model over its own training points (epsilon^2).
+# The mean squared error of a model over its own training points (:math:`\varepsilon^2`).
 def cost(model, r, energy):
     return ((model(r) - energy) ** 2).mean()
 
@@ -141,7 +141,7 @@ for i, n in enumerate(TRAIN_SIZES):
 # curves meet. The small model meets early, at a higher error (bias).
 # Right: the spread of the validation MSE between repeats (the slide's variance): it falls by orders of
 # magnitude as N grows, and in the low-data regime it is larger for the large model.
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
 colors = {"small": "tab:blue", "large": "tab:red"}
 for name in models_spec:
     c = colors[name]
@@ -164,7 +164,7 @@ ax1.set(
     ylabel="MSE (epsilon$^2$)",
     title=f"learning curves, mean of {N_SEEDS} repeats\n(band: validation, best to worst repeat)",
 )
-ax1.legend(fontsize=8)
+ax1.legend(fontsize=9)
 ax2.set(
     xscale="log",
     yscale="log",
@@ -172,7 +172,7 @@ ax2.set(
     ylabel="std. dev. of validation MSE over repeats (epsilon$^2$)",
     title="variance: how much models trained\non different sets of equal size differ",
 )
-ax2.legend(fontsize=8)
+ax2.legend(fontsize=9)
 for ax in (ax1, ax2):
     ax.set_xticks(TRAIN_SIZES, [str(n) for n in TRAIN_SIZES])
 save_figure(fig, "lj_4_learning_curve")
@@ -187,3 +187,15 @@ print(
     f"small_val_mse_last_eps2={val_mse['small'][-1].mean():.2e}"
 )
 show()
+
+# %% Exercises
+# Worked answers: solutions/lj_4_learning_curve.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) In the left panel, from which training-set size on has the large model the lower
+#    validation MSE? How much lower is it at N = 320, and why has the small model stopped improving?
+# 2. (predict, then run) Set NOISE = 0.05 (``--noise 0.05``: noise on the training energies only). Predict
+#    where the large model's training MSE levels off at N = 320, whether its validation MSE (against exact
+#    energies) rises, and which model is hardly affected. Then run and compare.
+# 3. (write code) Fit a power law, :math:`\mathrm{MSE} \propto N^{-\alpha}`, to each model's curve over the
+#    larger half of the sizes (N >= 80: a straight line in log-log, ``np.polyfit``). What are the two
+#    exponents alpha, and what does a small alpha say about a model?

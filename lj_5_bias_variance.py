@@ -121,12 +121,15 @@ for i, s in enumerate(L2_STRENGTHS):
 best_l2 = L2_STRENGTHS[int(np.argmin(mean.min(axis=1)))]
 
 # %% 5 Look at the result
-# Left: validation MSE against model size, mean over seeds with the standard deviation as error bars,
+# Top: validation MSE against model size, mean over seeds with the standard deviation as error bars,
 # one curve per L2 strength; the best size of each curve is circled. Without L2 the error first falls
 # (a model too small cannot follow the curve: bias), then rises and scatters (variance). With the right
 # L2 the large models' error bars shrink and the optimum moves to larger models; too much L2 is worse
-# everywhere. Middle and right: the largest model's fits, one per seed, without L2 and with the best L2.
-fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), gridspec_kw={"width_ratios": [1.4, 1, 1]})
+# everywhere. Bottom: the largest model's fits, one per seed, without L2 and with the best L2.
+fig, axes = plt.subplot_mosaic(
+    [["size", "size"], ["no_l2", "best_l2"]], figsize=(10, 8.5), layout="constrained"
+)
+axes = [axes["size"], axes["no_l2"], axes["best_l2"]]
 ax = axes[0]
 x = np.array([n_params[w] for w in WIDTHS])
 for i, s in enumerate(L2_STRENGTHS):
@@ -143,7 +146,7 @@ ax.set(
     ylabel="validation MSE (epsilon$^2$)",
     title=f"{N_TRAIN} training points: the best model size",
 )
-ax.legend(title="circle: best size", fontsize=8)
+ax.legend(title="circle: best size", fontsize=9)
 for ax, s in zip(axes[1:], [0.0 if 0.0 in fits else L2_STRENGTHS[0], best_l2]):
     ax.plot(r_plot, lj_energy(r_plot), "k--", lw=2, label="Lennard-Jones")
     for k, curve in enumerate(fits[s]):
@@ -154,7 +157,7 @@ for ax, s in zip(axes[1:], [0.0 if 0.0 in fits else L2_STRENGTHS[0], best_l2]):
         ylim=(-1.5, 2.5),
         title=f"width {WIDTHS[-1]}, " + (f"L2 {s:g}" if s else "no L2") + f": {N_SEEDS} seeds",
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
 save_figure(fig, "lj_5_bias_variance")
 i0 = L2_STRENGTHS.index(best_l2)
 print(
@@ -166,3 +169,15 @@ print(
     + (f" no_l2_best_width={best_width[0.0]}" if 0.0 in best_width else "")  # only when lambda = 0 ran
 )
 show()
+
+# %% Exercises
+# Worked answers: solutions/lj_5_bias_variance.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) In the top panel, which width is best without L2, and which with L2 = 1e-3? How
+#    much does L2 = 1e-3 shrink the error bar (the spread over the seeds) of the widest model?
+# 2. (predict, then run) Set N_TRAIN = 80 (``--n-train 80``). Will the best width without L2 move to
+#    larger or to smaller models? Will the widest model without L2 get better or worse, and its spread?
+# 3. (write code) Train two copies of one network for 200 steps: one on the lesson's cost, MSE +
+#    :math:`\frac{\lambda}{2} \sum_j \theta_j^2` (cell 3), the other on the plain MSE with
+#    ``weight_decay = lambda``; do it for torch.optim.SGD, Adam and AdamW. For which optimizers are the two
+#    the same method?

@@ -1,13 +1,18 @@
-"""lj_6_optimizers.py: slides "Find: gradient descent", "Momentum" and "Use stochasticity to get out
+r"""lj_6_optimizers.py: slides "Find: gradient descent", "Momentum" and "Use stochasticity to get out
 of local minima" (slide 12; after Mehta et al., "A high-bias, low-variance introduction to Machine
 Learning for physicists", Phys. Rep. 810, 1-124 (2019), section IV).
 
-Every optimizer moves the parameters by a step v_t:  theta_{t+1} = theta_t + v_t.
-  gradient descent  v_t = -lr grad C(theta_t), the gradient over all training points (full batch)
-  SGD               the same on a random mini-batch: a cheaper, noisy estimate of the gradient
-  momentum          v_t = beta v_{t-1} - lr grad C(theta_t): speed builds up where the slope keeps its sign
-  Nesterov          momentum, with the gradient taken at the look-ahead point theta_t + beta v_{t-1}
-  Adam              momentum plus a step size per parameter from a running average of grad^2
+Every optimizer moves the parameters by a step :math:`v_t`: :math:`\theta_{t+1} = \theta_t + v_t`
+(:math:`\eta`: the learning rate).
+
+* gradient descent: :math:`v_t = -\eta \nabla C(\theta_t)`, the gradient over all training points
+  (full batch)
+* SGD: the same on a random mini-batch: a cheaper, noisy estimate of the gradient
+* momentum: :math:`v_t = \beta v_{t-1} - \eta \nabla C(\theta_t)`: speed builds up where the slope keeps
+  its sign
+* Nesterov: momentum, with the gradient taken at the look-ahead point :math:`\theta_t + \beta v_{t-1}`
+* Adam: momentum plus a step size per parameter from a running average of :math:`(\nabla C)^2`
+
 They race on the Lennard-Jones fit, and on a 2-D cost whose paths can be drawn.
 """
 
@@ -76,13 +81,14 @@ print(
 )
 
 # %% 3 Cost function
-# For the network: the MSE (epsilon^2), a cost in 561 dimensions that cannot be drawn. So we also use
-# a cost of only two parameters theta = (x, y), with the two features that matter for training:
-# a shallow valley (steep across, curvature STEEP; shallow along, curvature SHALLOW), so the step must
-# be small for the steep direction and plain gradient descent crawls along the shallow one; and a dip
-# in the valley at y ~ DIP_CENTRE: a local minimum on the way to the global one at (0, 0).
+# For the network: the MSE (:math:`\varepsilon^2`), a cost in as many dimensions as the network has trainable
+# parameters (printed above: 1,261 at the default WIDTH and DEPTH), which cannot be drawn. So we also use a
+# cost of only two parameters :math:`\theta = (x, y)`, with the two features that matter for training: a
+# shallow valley (steep across, curvature STEEP; shallow along, curvature SHALLOW), so the step must be small
+# for the steep direction and plain gradient descent crawls along the shallow one; and a dip in the valley at
+# y ~ DIP_CENTRE: a local minimum on the way to the global one at (0, 0).
 # :math:`C(x, y) = \frac{1}{2} a x^2 + \frac{1}{2} b y^2 - d \exp(-(y - y_d)^2 / 2w^2)`, with a = STEEP,
-# b = SHALLOW, d = DIP_DEPTH, y_d = DIP_CENTRE, w = DIP_WIDTH.
+# b = SHALLOW, d = DIP_DEPTH, :math:`y_d` = DIP_CENTRE, w = DIP_WIDTH.
 loss_fn = torch.nn.MSELoss()
 STEEP, SHALLOW, DIP_DEPTH, DIP_CENTRE, DIP_WIDTH = 2.0, 0.1, 0.25, 2.5, 0.2
 
@@ -123,9 +129,8 @@ for label, name, lr, batch_size in METHODS:
     model = LJModel(descriptor, WIDTH, DEPTH)
     model.load_state_dict(start_weights)
     optimizer = make_optimizer(name, model.parameters(), lr, momentum=MOMENTUM)
-    loader = DataLoader(
-        train_set, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(SEED)
-    )
+    shuffle = torch.Generator().manual_seed(SEED)  # the same batch order for every method
+    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=shuffle)
     batches, losses = iter(loader), []
     for step in range(STEPS):
         batch = next(batches, None)
@@ -136,7 +141,8 @@ for label, name, lr, batch_size in METHODS:
         losses.append(evaluate(model, all_points, loss_fn))
     if not all(map(math.isfinite, losses)):
         fail(
-            f"{label} diverged (MSE became inf/nan): lower its learning rate (now {lr:g}); nothing was saved"
+            f"{label} diverged (MSE became inf/nan): lower {'ADAM_' if name == 'adam' else ''}LEARNING_RATE "
+            f"(now {lr:g}); nothing was saved"
         )
     lj_losses[label] = np.array(losses)
     print(
@@ -158,9 +164,8 @@ def descend(name, noise=0.0, seed=0):
         optimizer.zero_grad()
         surface(theta[0], theta[1]).backward()
         if noise > 0:
-            theta.grad += (
-                noise * (1 - step / SURFACE_STEPS) * torch.randn(2, dtype=torch.float64, generator=generator)
-            )
+            kick = torch.randn(2, dtype=torch.float64, generator=generator)
+            theta.grad += noise * (1 - step / SURFACE_STEPS) * kick
         optimizer.step()
         path.append(theta.detach().clone())
     return torch.stack(path).numpy()
@@ -237,19 +242,17 @@ print(
 # Nesterov) gain speed along the shallow valley, roll through the dip and settle in the global minimum;
 # the noisy gradient shakes gradient descent out of the local minimum. Right: the cost above the global
 # minimum per step. The printed lines say where each path really ends for your settings.
-fig, ax = plt.subplots(figsize=(7, 4.5))
+fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 for label, losses in lj_losses.items():
     ax.plot(np.arange(1, STEPS + 1), losses, label=label, lw=1.3)
-ax.set(
-    yscale="log",
-    xlabel="optimizer step",
-    ylabel="training MSE (epsilon$^2$)",
-    title=f"Lennard-Jones fit, {N_TRAIN} points: loss against step",
-)
+ax.set(yscale="log", xlabel="optimizer step", ylabel="training MSE (epsilon$^2$)")
+ax.set_title(f"Lennard-Jones fit, {N_TRAIN} points: loss against step")
 ax.legend()
 save_figure(fig, "lj_6_loss_vs_step")
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [1.1, 1]})
+fig, (ax1, ax2) = plt.subplots(
+    1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [1.1, 1]}, layout="constrained"
+)
 x_max = max(2.0, abs(SURFACE_START[0]) * 1.2)
 y_lo, y_hi = -2.0, max(6.0, SURFACE_START[1] + 0.5)
 xx, yy = np.meshgrid(np.linspace(-x_max, x_max, 200), np.linspace(y_lo, y_hi, 300))
@@ -261,23 +264,13 @@ for label, path in paths.items():
 ax1.plot(*SURFACE_START, "ko", ms=7, label="start")
 ax1.plot(*(0.0, 0.0), "g*", ms=14, label="global minimum")
 ax1.plot(*local_min, "rX", ms=10, label="local minimum")
-ax1.set(
-    xlabel="x (steep direction)",
-    ylabel="y (shallow direction)",
-    xlim=(-x_max, x_max),
-    ylim=(y_lo, y_hi),
-    title=f"paths, {SURFACE_STEPS} steps of lr {SURFACE_LEARNING_RATE:g}",
-)
-ax1.legend(fontsize=8, loc="lower right")
+ax1.set(xlabel="x (steep direction)", ylabel="y (shallow direction)", xlim=(-x_max, x_max), ylim=(y_lo, y_hi))
+ax1.set_title(f"paths, {SURFACE_STEPS} steps of lr {SURFACE_LEARNING_RATE:g}")
+ax1.legend(fontsize=9, loc="lower right")
 ax2.axhline(surface(*local_min), color="r", ls=":", label="local minimum")
-ax2.set(
-    yscale="log",
-    ylim=(1e-8, None),
-    xlabel="step",
-    ylabel="cost above the global minimum",
-    title="the same runs: cost against step",
-)
-ax2.legend(fontsize=8)
+ax2.set(yscale="log", ylim=(1e-8, None), xlabel="step", ylabel="cost above the global minimum")
+ax2.set_title("the same runs: cost against step")
+ax2.legend(fontsize=9)
 save_figure(fig, "lj_6_surface_paths")
 best = min(lj_losses, key=lambda k: lj_losses[k][-1])
 print(f"done: lowest training MSE after {STEPS} steps: {best}, {lj_losses[best][-1]:.2e} epsilon^2")
@@ -289,3 +282,17 @@ print(
     + f" noisy_global_basin_fraction={escaped / NOISY_RUNS:.2f}"
 )
 show()
+
+# %% Exercises
+# Worked answers: solutions/lj_6_optimizers.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) In lj_6_loss_vs_step.png, by what factor is momentum's MSE below gradient descent's
+#    after 150 steps? Which method is lowest after STEPS?
+# 2. (predict, then run) Set MOMENTUM = 0.5 (``--momentum 0.5 --steps 150``: the surface is unchanged by
+#    --steps). Will momentum and Nesterov still roll through the dip to the global minimum?
+# 3. (predict, then run) Set SURFACE_NOISE = 1 (``--surface-noise 1 --steps 150``). In how many of the 20
+#    noisy runs will gradient descent still escape the local minimum: more, fewer, about as many?
+# 4. (write code) Write Nesterov momentum by hand on the 2-D surface,
+#    :math:`v_t = \beta v_{t-1} - \eta \nabla C(\theta_t + \beta v_{t-1})`,
+#    :math:`\theta_{t+1} = \theta_t + v_t`, and compare your path with torch's
+#    (``make_optimizer("nesterov", ...)``). They differ: which points of yours does torch's path follow?

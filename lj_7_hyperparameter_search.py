@@ -99,8 +99,9 @@ candidates = [dict(hp, search="grid") for hp in grid] + [dict(hp, search="random
 print(f"{len(candidates)} candidates: {len(grid)} on the grid, {N_RANDOM} at random")
 
 # %% 3 Cost function
-# Each candidate minimises the MSE on its training points plus (l2 / 2) * the sum of its squared
-# parameters (Adam's weight_decay = l2). Candidates are compared by their MSE on the validation points.
+# Each candidate minimises the MSE on its training points plus :math:`\frac{\lambda}{2} \sum_j \theta_j^2`,
+# half its L2 strength :math:`\lambda` times the sum of its squared parameters (Adam's weight_decay =
+# :math:`\lambda`). Candidates are compared by their MSE on the validation points.
 loss_fn = torch.nn.MSELoss()
 
 # %% 4 Find the parameters
@@ -119,33 +120,27 @@ whole = {
 
 
 def run_trial(hp, stage, index, epochs, patience=None):
+    settings = {  # every setting of the trial, named as at the top of lj_3 (one column each in HPARAMS)
+        **{name: globals()[name] for name in "N_TRAIN R_MIN R_MAX NOISE N_BASIS BASIS_MIN BASIS_MAX".split()},
+        **{"DESCRIPTOR": "gaussian", "ACTIVATION": "gelu", "OPTIMIZER": "adam"},  # the same in every trial
+        **{"LEARNING_RATE": hp["learning_rate"], "WIDTH": hp["width"], "DEPTH": hp["depth"], "L2": hp["l2"]},
+        **{"BATCH_SIZE": BATCH_SIZE, "EPOCHS": epochs, "PATIENCE": patience or epochs, "SEED": SEED},
+    }  # (a screening trial has no early stopping: its PATIENCE is its EPOCHS)
     torch.manual_seed(SEED)
-    model = LJModel(GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX), hp["width"], hp["depth"])
+    model = LJModel(
+        GaussianBasis(N_BASIS, BASIS_MIN, BASIS_MAX), hp["width"], hp["depth"], settings["ACTIVATION"]
+    )
     loader = DataLoader(TensorDataset(train_set.r, train_set.energy), batch_size=BATCH_SIZE, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=hp["learning_rate"], weight_decay=hp["l2"])
     trial = f"{stage}{index:02d}_" + settings_name(lr=hp["learning_rate"], w=hp["width"], d=hp["depth"])
     name = f"{trial}_L2-{short(hp['l2'])}_{hp['search']}_{search}"
     writer = loss_writer(new_run_dir(RUNS_DIR, name))
-    hist = fit(
-        model,
-        loader,
-        optimizer,
-        epochs,
-        val_loader=whole["validation"],
-        patience=patience,
-        loss_fn=loss_fn,
-        writer=writer,
-    )  # restores the weights of the best validation epoch
+    # train; fit restores the weights of the best validation epoch at the end
+    hist = fit(model, loader, optimizer, epochs, whole["validation"], patience, loss_fn, writer=writer)
     finite = [v for v in hist.validation if math.isfinite(v)]
-    result = dict(
-        hp,
-        name=name,
-        best_epoch=hist.best_epoch + 1,
-        epochs_run=hist.stopped_epoch + 1,
-        validation_mse=min(finite) if finite else math.inf,  # diverged: ranks last
-        train_mse=evaluate(model, whole["train"], loss_fn),
-        curve=hist.validation,
-    )
+    result = dict(hp, name=name, best_epoch=hist.best_epoch + 1, epochs_run=hist.stopped_epoch + 1)
+    result["validation_mse"] = min(finite) if finite else math.inf  # diverged: ranks last
+    result.update(train_mse=evaluate(model, whole["train"], loss_fn), curve=hist.validation)
     metrics = {  # of the restored weights of the best validation epoch, not of the last epoch
         f"{BEST}train_MSE_eps2": result["train_mse"],
         f"{BEST}validation_MSE_eps2": result["validation_mse"],
@@ -153,18 +148,6 @@ def run_trial(hp, stage, index, epochs, patience=None):
     }
     if stage == "full":  # only the finalists see the test set
         result["test_mse"] = metrics[f"{BEST}test_MSE_eps2"] = evaluate(model, whole["test"], loss_fn)
-    settings = {  # named as the settings at the top of lj_3 (one column per setting in HPARAMS)
-        "LEARNING_RATE": hp["learning_rate"],
-        "WIDTH": hp["width"],
-        "DEPTH": hp["depth"],
-        "L2": hp["l2"],
-        "EPOCHS": epochs,
-        "BATCH_SIZE": BATCH_SIZE,
-        "N_BASIS": N_BASIS,
-        "N_TRAIN": N_TRAIN,
-        "NOISE": NOISE,
-        "SEED": SEED,
-    }
     log_hparams(writer, dict(settings, search=hp["search"], stage=stage), metrics, step=result["best_epoch"])
     writer.close()
     return result
@@ -180,38 +163,18 @@ best = min(full, key=lambda f: f["validation_mse"])
 if not math.isfinite(best["validation_mse"]):
     fail("every finalist diverged: lower the learning rates (GRID_LEARNING_RATE, LEARNING_RATE_RANGE)")
 
-COLUMNS = [
-    "rank",
-    "search",
-    "name",
-    "learning_rate",
-    "width",
-    "depth",
-    "l2",
-    "screen_validation_mse",
-    "full_validation_mse",
-    "test_mse",
-    "best_epoch",
-    "epochs_run",
-]
+COLUMNS = ["rank", "search", "name", "learning_rate", "width", "depth", "l2", "screen_validation_mse"]
+COLUMNS += ["full_validation_mse", "test_mse", "best_epoch", "epochs_run"]  # the table's columns
 rows = []
 for rank, i in enumerate(order, start=1):
-    row = dict(
-        screened[i],
-        rank=rank,
-        screen_validation_mse=screened[i]["validation_mse"],
-        full_validation_mse="",
-        test_mse="",
-        best_epoch="",
-    )
+    row = dict(screened[i], rank=rank, screen_validation_mse=screened[i]["validation_mse"])
+    row.update(full_validation_mse="", test_mse="", best_epoch="")  # filled in for the finalists
     if i in finalists:
         f = full[finalists.index(i)]
         row.update(
-            full_validation_mse=f["validation_mse"],
-            test_mse=f["test_mse"],
-            best_epoch=f["best_epoch"],
-            epochs_run=f["epochs_run"],
+            full_validation_mse=f["validation_mse"], test_mse=f["test_mse"], best_epoch=f["best_epoch"]
         )
+        row["epochs_run"] = f["epochs_run"]
     rows.append(row)
 RESULTS_DIR.mkdir(parents=True, exist_ok=True)
 csv_path = RESULTS_DIR / f"{search}.csv"  # named after the search, as its TensorBoard folders: new every run
@@ -242,12 +205,12 @@ print(
 )
 
 # %% 5 Look at the result
-# Left: the screening validation MSE against the learning rate, grid (squares) and random (circles)
+# Top: the screening validation MSE against the learning rate, grid (squares) and random (circles)
 # candidates, colour = width. Too small a learning rate learns little in a few epochs; random search
-# covers many more different values than a grid of the same size. Right: the finalists' validation
+# covers many more different values than a grid of the same size. Bottom: the finalists' validation
 # loss during their full training. The best model is the finalist with the lowest validation MSE; its
 # test MSE is the estimate of how good it really is.
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 9), layout="constrained")
 widths = np.array([r["width"] for r in screened])
 for kind, marker in (("grid", "s"), ("random", "o")):
     idx = [i for i, r in enumerate(screened) if r["search"] == kind]
@@ -283,7 +246,7 @@ ax1.set(
     ylabel=f"validation MSE after {SCREEN_EPOCHS} epochs (epsilon$^2$)",
     title=f"screening {len(screened)} candidates",
 )
-ax1.legend(fontsize=8)
+ax1.legend(fontsize=9)
 for f in full:
     ax2.plot(
         np.arange(1, len(f["curve"]) + 1),
@@ -297,7 +260,7 @@ ax2.set(
     ylabel="validation MSE (epsilon$^2$)",
     title="the finalists, trained fully (early stopping)",
 )
-ax2.legend(fontsize=8)
+ax2.legend(fontsize=9)
 save_figure(fig, "lj_7_search")
 print(
     f"done: best lr {best['learning_rate']:.3g}, width {best['width']}, depth {best['depth']}, "
@@ -310,3 +273,18 @@ print(
     f"test_mse_eps2={best['test_mse']:.2e}"
 )
 show()
+
+# %% Exercises
+# Worked answers: solutions/lj_7_hyperparameter_search.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) In the top panel, which candidates screen worst? What do the four with a learning
+#    rate below 3e-4 have in common, and how far above the best are they?
+# 2. (predict, then run) Set SCREEN_EPOCHS = 10 (``--screen-epochs 10``). Will the same kind of candidate
+#    reach the final round? Will the final model be as good, by its validation and by its test MSE?
+# 3. (write code) Slide 14: "try to memorize a few data points first". Train the search's winning network
+#    (width 32, depth 3, Adam with lr 0.01) full batch on only 5 points: after how many steps is the training
+#    MSE below :math:`10^{-6}\,\varepsilon^2`? Then plant a classic bug (drop ``optimizer.zero_grad()``): does
+#    the check catch it?
+# 4. (write code) Draw 10,000 learning rates from LEARNING_RATE_RANGE log-uniformly (as the lesson does)
+#    and 10,000 uniformly. What fraction of each falls in 1e-4 to 1e-3, 1e-3 to 1e-2 and 1e-2 to 3e-2?
+#    How many of the lesson's 16 random candidates would you expect below 1e-3 with each?

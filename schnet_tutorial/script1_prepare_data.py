@@ -106,3 +106,17 @@ ax.set(xlabel=f"E - mean(E) (meV); mean(E) = {energies.mean():.3f} eV", ylabel="
 ax.set_title(f"ethanol potential energies ({len(energies)} frames)")
 save_figure(fig, "schnet_energy_histogram")
 show()
+
+# %% Exercises
+# Worked answers: solutions/script1_prepare_data.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) From the printed summary and the histogram: how wide is the spread of the
+#    energies in kcal/mol, and how many times chemical accuracy (1 kcal/mol) is that? What fraction of
+#    the total energy (-4210 eV) is 1 kcal/mol, and why does the model learn E - mean(E) instead?
+# 2. (predict, then run) Run script1 a second time, then once more with ``--force true``. Before you
+#    run: which of the two rebuilds the database, and what do they print? Then run and compare.
+# 3. (write code) Before you compute it: on which element (H, C or O) do the forces pull hardest? Compute
+#    the mean |F| per atom of each element from ``dataset.read_energies_forces`` and the atomic numbers.
+# 4. (write code) Equipartition: the potential energy of a harmonic molecule at temperature T fluctuates
+#    with a standard deviation of :math:`\sqrt{(3N - 6) / 2}\, k_B T`. Compute the standard deviation of the
+#    frames' energies and the temperature it implies. Is it the 500 K of the MD the frames came from?

@@ -29,7 +29,7 @@ N_TRAIN = 1000  # frames for training
 N_VAL = 200  # frames for validation (the best epoch on them is kept)
 N_TEST = 0  # frames for the test, from the rest (0 = all the rest)
 EPOCHS = 20  # passes over the training set
-TIME_BUDGET_S = 0.0  # > 0: stop training after this many seconds (results then depend on the machine)
+TIME_BUDGET_S = 0.0  # > 0: stop training after this many seconds (then the machine's speed decides)
 MODEL = "painn"  # "painn" (equivariant), "schnet" (invariant: the slides' model) or "so3net" (slow here)
 N_FEATURES = 32  # atom feature size (embedding dimension)
 N_INTERACTIONS = 3  # message-passing blocks
@@ -38,12 +38,12 @@ CUTOFF = 5.0  # Å: atoms closer than this exchange messages
 N_RBF = 20  # Gaussian radial basis functions between 0 and CUTOFF
 ACTIVATION = "silu"  # "silu" (x sigmoid(x)), "ssp" (shifted softplus, the SchNet paper's), or gelu, tanh ...
 LOSS = "l1"  # "l1": mean absolute errors (the test's own measure); "mse": mean squared errors
-ENERGY_WEIGHT = 0.01  # weight of the energy errors (eV²) in the cost
-FORCE_WEIGHT = 0.99  # weight of the force errors (eV²/Å²) in the cost
+ENERGY_WEIGHT = 0.01  # weight of the energy errors in the cost (eV with LOSS = "l1", eV² with "mse")
+FORCE_WEIGHT = 0.99  # weight of the force errors in the cost (eV/Å with "l1", eV²/Å² with "mse")
 EMA_DECAY = 0.0  # > 0: validate and keep a running average of the weights (0.99: about the last 100 steps)
 LEARNING_RATE = 1e-2  # start value (AdamW); 2e-2 is already too large here
 LR_SCHEDULE = "cosine"  # "cosine": decays to LR_FINAL x LEARNING_RATE over the epochs; "constant"
-LR_FINAL = 0.01
+LR_FINAL = 0.01  # cosine only: the last rate as a FRACTION of LEARNING_RATE (0.01: 1e-2 -> 1e-4)
 BATCH_SIZE = 8  # frames per optimizer step
 VAL_EVERY = 1  # validate every this many epochs (1 with EMA_DECAY)
 SEED = 0  # data split, initial weights, batch order
@@ -130,6 +130,7 @@ print(
     + (f"angular orders l <= {pipeline.SO3NET_LMAX}, " if MODEL == "so3net" else "")
     + f"{N_RBF} Gaussians, cutoff {CUTOFF} Å, {ACTIVATION}: {n_params:,} trainable parameters"
 )
+pipeline.warn_unused(settings_used())  # a setting this MODEL (or LR_SCHEDULE) does not use: said
 
 # %% 3 Cost function
 # Slide 6: ENERGY_WEIGHT x the mean absolute error (L1) of the energies (eV) + FORCE_WEIGHT x that of
@@ -158,6 +159,7 @@ for name, weight in (("energy", ENERGY_WEIGHT), ("forces", FORCE_WEIGHT)):
 # rate, and in its HPARAMS tab every run's settings and test errors. Ctrl-C stops the training: the
 # best model so far is then tested and saved, marked as interrupted in model_info.json.
 check(ACCELERATOR != "gpu" or torch.cuda.is_available(), "ACCELERATOR = 'gpu' but PyTorch finds no GPU here")
+print(pipeline.learning_rate_line(settings_used()))  # e.g. 0.01 falling along a cosine to 0.0001
 task = spk.task.AtomisticTask(
     model=model,
     outputs=outputs,
@@ -191,8 +193,11 @@ trainer = pl.Trainer(
 t_train = time.perf_counter()
 with pipeline.interruptible(model_dir, task) as run:  # Ctrl-C: the best model so far is kept
     trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader)
+if trainer.global_rank != 0:  # DEVICES > 1: every process trains; the first one tests, saves and reports
+    raise SystemExit(0)
 train_s = time.perf_counter() - t_train
 best_loss = pipeline.best_loss(checkpoint, trainer, run.interrupted, model_dir)  # stops if none or NaN
+budget_stop = pipeline.budget_stopped(TIME_BUDGET_S, EPOCHS, trainer, run.interrupted)  # said if so
 print(
     f"trained {trainer.current_epoch} epochs in {train_s:.1f} s "
     f"({trainer.current_epoch * len(train_data) / train_s:.0f} frames/s, validation included); "
@@ -211,12 +216,13 @@ print(
     f"test force MAE {f_mae:.3f} kcal/mol/Å ({f_mae / kcal * 1000:.1f} meV/Å), RMSE {f_rmse:.3f} kcal/mol/Å"
 )
 results = {**errors, "parameters": n_params, "epochs_done": trainer.current_epoch, "train_s": train_s,
+           "steps": trainer.global_step, "stopped_by_time_budget": budget_stop,
            "best_val_loss": best_loss}  # fmt: skip
 pipeline.finish(
     model_dir, db_path, train_data, mean_per_atom.item(), settings_used(), results, run.interrupted, logger
 )
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.5))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.5), layout="constrained")
 e0 = e_ref.mean()
 for ax, ref, pred in ((ax1, e_ref - e0, e_pred - e0), (ax2, f_ref.ravel(), f_pred.ravel())):
     ax.plot(ref, pred, ".", ms=3 if ax is ax1 else 1, alpha=1 if ax is ax1 else 0.5)
@@ -234,3 +240,15 @@ print(
     f"result: energy_mae_kcal_per_mol={e_mae:.3f} force_mae_kcal_per_mol_A={f_mae:.3f} "
     f"train_s={train_s:.1f} total_s={time.perf_counter() - t_start:.1f}"
 )
+
+# %% Exercises
+# Worked answers: solutions/script2_train_schnet.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) From the parity plot's titles and the printout: the test force MAE in kcal/mol/Å
+#    and meV/Å, and the energy MAE in kcal/mol. Which of the two is below chemical accuracy (1 kcal/mol,
+#    or 1 kcal/mol/Å for the forces)?
+# 2. (predict, then run) Train a quarter as long: ``--epochs 5``. Before you run: will the test force MAE
+#    rise or fall, and by roughly how much? And the training time? Then run and compare.
+# 3. (write code) The force error per element: load the saved model (``model_files.load_model``), predict
+#    the forces on its test frames (``split.npz``) and compute the force MAE on the H, C and O atoms
+#    separately, also relative to each element's mean |F|. On which element does the model err most?

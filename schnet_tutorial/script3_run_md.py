@@ -1,6 +1,6 @@
 """script3_run_md.py: slide "Getting to molecular dynamics in 1 minute", step 3: MD with ASE.
 
-The model script2 trained becomes an ASE calculator (energy from the model, forces = -dE/dR by
+The model script2 trained becomes an ASE calculator (energy from the model, forces :math:`F = -dE/dR` by
 automatic differentiation) and drives molecular dynamics of ethanol: Langevin at 300 K by default,
 or constant energy (NVE). Watch the movie with ``ase gui`` (the script prints the command).
 """
@@ -27,7 +27,7 @@ from schnet_tutorial.helpers.model_files import shown
 # %% Settings: edit these, or override them on the command line (--thermostat nve --md-steps 2000)
 MODEL_FILE = ""  # "" = the newest model script2 trained; or a SchNetPack model file (or its folder)
 ENERGY_UNIT = ""  # "" = the model folder's (script2: eV; spktrain: config.yaml), else eV; e.g. "kcal/mol"
-START = ""  # "" = a test frame of the model's data (never seen in training); or "file.xyz" / "file.xyz@3"
+START = ""  # "" = a test frame of the model's data (not trained on); "file.xyz", "file.xyz@3" (@-1: last)
 THERMOSTAT = "langevin"  # "langevin" (constant temperature) or "nve" (constant energy, velocity Verlet)
 TEMPERATURE_K = 300.0  # initial Maxwell-Boltzmann temperature and Langevin target (K)
 TIMESTEP_FS = 0.5  # MD time step (fs); ethanol's C-H vibration has a period of ~11 fs
@@ -46,7 +46,7 @@ setup(globals(), "script3_run_md")  # command-line overrides and checks
 # %% 1 Data
 # The start: a geometry the model never saw in training (a test frame of its database), with
 # random Maxwell-Boltzmann velocities at TEMPERATURE_K and no overall translation or rotation.
-# FixCom keeps the centre of mass in place (ASE then counts 3N - 3 degrees of freedom).
+# FixCom keeps the centre of mass in place (ASE then counts :math:`3N - 3` degrees of freedom).
 check_writable(ASE_CALCS_DIR)  # before the work: a read-only folder or a full disk
 model_path = Path(MODEL_FILE) if MODEL_FILE else model_files.newest_model()
 atoms, origin = md.start_geometry(START, model_path, SEED)
@@ -59,7 +59,7 @@ ZeroRotation(atoms)
 print(f"start geometry: {atoms.get_chemical_formula()} ({len(atoms)} atoms) from {origin}")
 
 # %% 2 Model
-# The trained model as an ASE calculator: its energy and its autograd forces F = -dE/dR. The
+# The trained model as an ASE calculator: its energy and its autograd forces :math:`F = -dE/dR`. The
 # "fast" calculator builds the model's inputs once (every atom pair of the molecule is a
 # neighbour) and only updates the positions at each step; SchNetPack's SpkCalculator ("spk")
 # rebuilds them with ASE's neighbour list every step. Both give the same numbers (a test checks).
@@ -74,7 +74,7 @@ print(f"model: {model_name}, {shown(model_path)} (energies in {energy_unit}; cal
 epot0, t0_k = atoms.get_potential_energy(), atoms.get_temperature()
 print(f"start: potential energy {epot0:.4f} eV, temperature {t0_k:.1f} K")
 
-# %% 3 Run molecular dynamics
+# %% 3-4 Run molecular dynamics
 # Newton's equations, step by step (velocity Verlet), with a Langevin thermostat (friction and
 # random kicks that hold the temperature) unless THERMOSTAT = "nve". Every step is checked: a
 # broken or squeezed bond or a drifting energy stops the run with a one-line message. Each run
@@ -126,9 +126,12 @@ print(f"{dyn.nsteps} steps in {wall:.2f} s: {dyn.nsteps / wall:.0f} steps/s")
 
 # %% 5 Look at the result
 # The figure: potential and total energy, kinetic energy and temperature against time. The
-# potential and kinetic energy swap back and forth at the frequency of the bond vibrations; with
-# Langevin the temperature fluctuates around its target (strongly: 9 atoms are few). With NVE a
-# fourth panel shows the total energy: it must stay flat. Then play the movie in ase gui.
+# potential and kinetic energy swap back and forth at the frequency of the bond vibrations. The start
+# (a frame of the data's 500 K MD) is not at the minimum: its extra potential energy first heats the
+# molecule, and Langevin's thermostat takes a few 1 / FRICTION_PER_FS (100 fs here) to pull the
+# temperature back; then it fluctuates around its target (strongly: 9 atoms are few). A shorter run
+# ends before that: the script then says so. With NVE a fourth panel shows the total energy: it must
+# stay flat. Then play the movie in ase gui.
 t_fs, epot, ekin, temperature = np.array(record).T
 etot = epot + ekin
 nve = THERMOSTAT == "nve"
@@ -164,6 +167,14 @@ if nve:
     )
 settled = temperature[len(temperature) // 2 :].mean()  # K: the first half is the thermostat's warm-up
 print(f"mean temperature over the second half: {settled:.0f} K")
+half_fs = dyn.nsteps * TIMESTEP_FS / 2
+if THERMOSTAT == "langevin" and half_fs < 2 / FRICTION_PER_FS:  # too short a run for the thermostat
+    print(
+        f"note: the second half of this run starts at {half_fs:g} fs, before the thermostat has had "
+        f"2 / FRICTION_PER_FS = {2 / FRICTION_PER_FS:g} fs to bring the temperature to its target: "
+        f"{settled:.0f} K is not yet the {TEMPERATURE_K:g} K it holds; with more MD_STEPS it settles and "
+        "fluctuates around the target"
+    )
 with Trajectory(str(traj_path)) as written:
     print(f"trajectory: {shown(traj_path)} ({len(written)} frames), log: {shown(log_path)}")
 if md.copy_as(traj_path, ASE_CALCS_DIR / "simulation.traj"):  # the slide's file: the newest run
@@ -181,3 +192,18 @@ if blow_up:
     )
 result = f"steps_per_s={dyn.nsteps / wall:.0f} mean_temperature_K={settled:.0f}"
 print(f"result: {result}" + (f" drift_meV_per_atom={drift:+.2f}" if nve else ""))  # drift: NVE only
+
+# %% Exercises
+# Worked answers: solutions/script3_run_md.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) The temperature swings far around its 300 K target. Canonical statistics predict a
+#    standard deviation of :math:`T \sqrt{2 / N_\mathrm{dof}}`, :math:`N_\mathrm{dof} = 3N - 3 = 24` for 9
+#    atoms: how many K is that? What does the run show (read the figure, or compute it from
+#    ase_calcs/simulation.traj)?
+# 2. (predict, then run) Constant energy: ``--thermostat nve``, then ``--thermostat nve --timestep-fs 1``.
+#    Before you run: how much larger will the largest deviation of the total energy be with the twice
+#    as long step (velocity Verlet's error grows as the step squared)? Then run and compare.
+# 3. (predict, then run) ``--timestep-fs 5``: ethanol's O-H bond vibrates with a period of 9 fs. Will the
+#    molecule survive the 1000 steps? Then run, and watch the end of the movie.
+# 4. (write code) Bond lengths along the MD: read ase_calcs/simulation.traj and draw a histogram of the
+#    C-H, O-H, C-C and C-O distances. Which bond is shortest, which longest, which fluctuates most?

@@ -48,6 +48,8 @@ check(
     f"SETS_PER_SIZE needs one count per TRAIN_SIZES value ({len(TRAIN_SIZES)}), got {SETS_PER_SIZE}",
 )
 check(len(set(MODELS)) == len(MODELS), f"MODELS lists a model twice: {MODELS}")
+check(N_TEST > 0, "N_TEST must be at least 1 here: every training is tested on the same N_TEST frames "
+      "(0 would test each on its own leftover frames: the curve would compare different tests)")  # fmt: skip
 folder = RESULTS_DIR / "script4_learning_curve"  # every training's model and result, reused by reruns
 check_writable(folder.parent)
 t_start = time.perf_counter()
@@ -137,16 +139,16 @@ places = workers.folders(ladder, folder)
 print(f"all trainings done in {time.perf_counter() - t_start:.0f} s")
 
 # %% 5 Look at the result
-# Slide 10. Left and middle: the test errors against N on log-log axes, every training set as a small
-# dot, their mean as the line, the bar from the best to the worst set. A straight line means
-# error ~ N^slope: with slope -0.5, four times the data halve the error. The slope is fitted to the
-# sizes up to FIT_UP_TO (the dashed line): beyond them the curves bend flat, because every point
-# gets the same STEPS, and learning 1,000 frames takes more steps than learning 100: there the
-# training time, not the data, limits (slide 11's bias). Right: what each point cost. Then the
-# ladder: the test force error against the training time on this laptop, with the published errors
-# on rMD17 ethanol as dotted lines (1,000 training frames of the same PBE/def2-SVP level, other
-# frames: comparable in size, not exactly): MACE and NequIP trained for hours on a GPU, FCHL19 and
-# ACE fitted on CPUs (dataset.PUBLISHED_FORCE_MAE_MEV_A).
+# Slide 10. Top: the test errors against N on log-log axes, every training set as a small dot, their mean as
+# the line, the bar from the best to the worst set. A straight line means
+# :math:`\mathrm{error} \propto N^\mathrm{slope}`: with slope -0.5, four times the data halve the error. The
+# slope is fitted to the sizes up to FIT_UP_TO (the dashed line): beyond them the curves bend flat, because
+# every point gets the same STEPS, and learning 1,000 frames takes more steps than learning 100: there the
+# training time, not the data, limits (slide 11's bias). Bottom: what each point cost. Then the ladder: the
+# test force error against the training time on this laptop, with the published errors on rMD17 ethanol as
+# dotted lines (1,000 training frames of the same PBE/def2-SVP level, other frames: comparable in size, not
+# exactly): MACE and NequIP trained for hours on a GPU, FCHL19 and ACE fitted on CPUs
+# (dataset.PUBLISHED_FORCE_MAE_MEV_A).
 names = {"schnet": "SchNet", "painn": "PaiNN", "so3net": "SO3net"}
 colors = {"schnet": "C0", "painn": "C1", "so3net": "C2"}
 quantities = {
@@ -163,7 +165,7 @@ for model in MODELS:
     fitted = [k for k, n in enumerate(TRAIN_SIZES) if n <= FIT_UP_TO]
     fitted = fitted if len(fitted) > 1 else list(range(len(TRAIN_SIZES)))  # at least two sizes
     x, y = np.log(np.array(TRAIN_SIZES)[fitted]), np.log(np.array(mean_force)[fitted])
-    fits[model] = np.polyfit(x, y, 1) if len(fitted) > 1 else np.array([np.nan, np.nan])
+    fits[model] = np.polyfit(x, y, 1) if len(set(x)) > 1 else np.array([np.nan, np.nan])  # none: one size
     slopes[model] = fits[model][0]
 
 print("test force MAE (kcal/mol/Å), mean [lowest, highest] over the training sets; training time:")
@@ -173,9 +175,14 @@ for model in MODELS:
             f"[{min(forces):.3f}, {max(forces):.3f}] ({len(forces)} sets)" if len(forces) > 1 else "(1 set)"
         )
         print(f"  {names[model]:6s} N={n:5d}: {np.mean(forces):.3f} {spread}, {np.mean(times):.0f} s each")
-    print(f"  {names[model]}: force MAE ~ N^{slopes[model]:.2f}")
+    no_slope = f"no slope: a power law needs two training sizes or more, TRAIN_SIZES = {TRAIN_SIZES}"
+    print(
+        f"  {names[model]}: "
+        + (f"force MAE ~ N^{slopes[model]:.2f}" if np.isfinite(slopes[model]) else no_slope)
+    )
 
-fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
+fig, axes = plt.subplot_mosaic([["energy", "force"], ["time", "time"]], figsize=(10, 8), layout="constrained")
+axes = [axes["energy"], axes["force"], axes["time"]]
 for model in MODELS:
     color = colors[model]
     for ax, key in zip(axes, [*quantities, "train_s"]):
@@ -185,7 +192,7 @@ for model in MODELS:
             ax.plot([n] * len(v), v, ".", color=color, alpha=0.4, ms=6)
         spread = [means - [min(v) for v in values], [max(v) for v in values] - means]
         ax.errorbar(TRAIN_SIZES, means, yerr=spread, color=color, marker="o", capsize=3, label=names[model])
-        if key == "force_mae_kcal_mol_A":  # the fitted power law N^slope, dashed
+        if key == "force_mae_kcal_mol_A" and np.isfinite(slopes[model]):  # the fitted power law, dashed
             fit = np.exp(np.polyval(fits[model], np.log(TRAIN_SIZES)))
             ax.plot(
                 TRAIN_SIZES,
@@ -193,7 +200,7 @@ for model in MODELS:
                 "--",
                 color=color,
                 lw=1,
-                label=f"{names[model]}: N^{slopes[model]:.2f} (fit, N <= {FIT_UP_TO})",
+                label=f"{names[model]}: N^{slopes[model]:.2f} (fit, N <= {np.exp(x).max():.0f})",
             )
 axes[0].axhline(1.0, color="gray", ls=":", label="1 kcal/mol (chemical accuracy)")
 for ax, ylabel in zip(axes, [*quantities.values(), "training time per point (s)"]):
@@ -206,7 +213,7 @@ for ax, ylabel in zip(axes, [*quantities.values(), "training time per point (s)"
     plain_log_labels(ax.xaxis)
     if ax is not axes[2]:
         plain_log_labels(ax.yaxis)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
 axes[2].set_ylim(bottom=0)
 axes[0].set_title("test energy error")
 axes[1].set_title("test force error")
@@ -216,26 +223,27 @@ save_figure(fig, "schnet_learning_curve")
 
 KCAL_PER_MEV = 0.001 * dataset.EV_TO_KCAL_PER_MOL  # 1 meV = 0.023 kcal/mol
 if ladder:
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 5.5), layout="constrained")
     model_of = {name: {**pipeline.DEFAULTS, **s}["MODEL"] for name, s in ladder.items()}
-    for model in dict.fromkeys(model_of.values()):
-        ax.plot([], [], "o", color=colors[model], ms=8, label=names[model])  # the legend's entry
-    for name in ladder:
-        r = results[name]
-        ax.plot(r["train_s"], r["force_mae_kcal_mol_A"], "o", color=colors[model_of[name]], ms=8)
-        ax.annotate(f"{name}\n{r['force_mae_kcal_mol_A']:.3f}", (r["train_s"], r["force_mae_kcal_mol_A"]),
-                    textcoords="offset points", xytext=(7, 2), fontsize=8)  # fmt: skip
-    for label, mev in dataset.PUBLISHED_FORCE_MAE_MEV_A.items():  # published, other frames: a reference
+    for k, name in enumerate(ladder):  # each rung its marker, named in the legend (labels beside the
+        r = results[name]  # points would overlap where rungs cost about the same)
+        kind = names[model_of[name]]
+        label = f"{name if kind in name else f'{name}, {kind}'}: {r['force_mae_kcal_mol_A']:.3f}"
+        ax.plot(r["train_s"], r["force_mae_kcal_mol_A"], "osD^vPX*hp"[k % 10], color=colors[model_of[name]],
+                ms=8, ls="none", label=label)  # fmt: skip
+    published = sorted(dataset.PUBLISHED_FORCE_MAE_MEV_A.items(), key=lambda item: -item[1])
+    for k, (label, mev) in enumerate(published):  # published, other frames: a reference
         ax.axhline(mev * KCAL_PER_MEV, color="gray", ls=":", lw=1)
-        ax.annotate(f"{label}: {mev * KCAL_PER_MEV:.3f} (published)", (0, mev * KCAL_PER_MEV),
-                    xycoords=("axes fraction", "data"), xytext=(3, 2), textcoords="offset points",
-                    fontsize=7, color="dimgray")  # fmt: skip
+        side = k % 2  # left, right, left, ...: neighbouring lines' labels do not overlap
+        ax.annotate(f"{label}: {mev * KCAL_PER_MEV:.3f} (published)", (side, mev * KCAL_PER_MEV),
+                    xycoords=("axes fraction", "data"), xytext=(3 - 6 * side, 2), textcoords="offset points",
+                    ha=("left", "right")[side], fontsize=8, color="dimgray")  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="training time on one CPU core (s)",
            ylabel="test force MAE (kcal/mol/Å)")  # fmt: skip
+    plain_log_labels(ax.xaxis)
     plain_log_labels(ax.yaxis)
-    ax.xaxis.set_major_formatter("{x:g}")
     ax.set_title(f"The ladder: {N_LADDER} training frames, {N_TEST} test frames")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), title="test force MAE (kcal/mol/Å)")
     ax.margins(x=0.4, y=0.12)
     save_figure(fig, "schnet_ladder")
     print(f"the ladder, {N_LADDER} training frames: test force MAE, energy MAE, training time on one core:")
@@ -261,3 +269,14 @@ if RUNG10 in ladder:
     line += f" rung10_force_mae_kcal_mol_A={results[RUNG10]['force_mae_kcal_mol_A']:.3f}"
     line += f" rung10_train_s={results[RUNG10]['train_s']:.0f}"
 print(f"result: {line} total_s={time.perf_counter() - t_start:.0f}")
+
+# %% Exercises
+# Worked answers: solutions/script4_learning_curve.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) In schnet_learning_curve.png: at which N does each model's test force MAE first
+#    fall below 1 kcal/mol/Å? From the printed slope: how many times the data halve PaiNN's error?
+# 2. (predict, then run) ``--fit-up-to 1000`` fits the power law to every size (the trainings are reused:
+#    seconds). Before you run: will the slopes get steeper or shallower, and why? Then run and compare.
+# 3. (write code) The lesson fits the slope of the force error only. Read every learning-curve training's
+#    test errors from results/script4_learning_curve/ (result.json, model_info.json) and fit the slope of
+#    the energy MAE as well: does the energy error fall faster or slower with N than the force error?

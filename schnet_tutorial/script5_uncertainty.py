@@ -49,6 +49,8 @@ setup(globals(), "script5_uncertainty")  # command-line overrides and checks
 t_start = time.perf_counter()
 folder = RESULTS_DIR / "script5_uncertainty"  # every training's model and result, reused by reruns
 check_writable(folder.parent, ASE_CALCS_DIR)  # before the work: a read-only folder or a full disk
+check(N_TEST > 0, "N_TEST must be at least 1 here: every member is tested on the same N_TEST frames, which "
+      "no member trains on (0 would take them from the pool the members train on)")  # fmt: skip
 check(N_BINS <= N_TEST, f"N_BINS ({N_BINS}) must not exceed N_TEST ({N_TEST})")
 n_frames = dataset.count_frames(DATABASE)  # (stops with one line if script1 has not made it)
 splits = [dataset.split(n_frames, N_TRAIN, N_VAL, N_TEST, SPLIT_SEED, draw=k) for k in range(COMMITTEE)]
@@ -137,7 +139,7 @@ ax1.set(
 )
 for axis in (ax1.xaxis, ax1.yaxis):
     plain_log_labels(axis)
-ax1.legend(fontsize=8)
+ax1.legend(fontsize=9)
 ax2.plot(bin_spread, bin_error, "o-", label="committee (raw)")
 ax2.plot(scale * bin_spread, bin_error, "s-", label=f"disagreement x {scale:.1f} (validation fit)")
 top = 1.1 * max(bin_error.max(), scale * bin_spread.max())
@@ -149,7 +151,7 @@ ax2.set(
     xlabel="predicted error: RMS disagreement of the bin (kcal/mol/Å)",
     ylabel="observed RMS error of the bin (kcal/mol/Å)",
 )
-ax2.legend(fontsize=8)
+ax2.legend(fontsize=9)
 fig.suptitle(f"A committee of {COMMITTEE} SchNet models: does its disagreement know its error?")
 save_figure(fig, "uncertainty_calibration")
 save_figure(fig, "uncertainty_calibration", run_dir)
@@ -250,3 +252,15 @@ md_runs = {
 }
 calibration = {"disagreement_kcal_mol_A": bin_spread, "error_kcal_mol_A": bin_error}
 record.finish(run_dir, result, {"calibration": calibration, "md": md_runs, "trainings": committee.counts})
+
+# %% Exercises
+# Worked answers: solutions/script5_uncertainty.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) In uncertainty_calibration.png and the printout: is the committee over- or
+#    underconfident (does its raw curve lie above or below the diagonal), and by what factor? Does the
+#    committee's mean force beat its average member?
+# 2. (predict, then run) ``--temperatures-k 300 600 1000`` (the trainings are reused). Before you run:
+#    what percentage of the 600 K steps will be flagged: nearer that of 300 K or of 1000 K? Why?
+# 3. (write code) A committee of two against four (and eight, after ``--committee 8``): from the members'
+#    models in results/script5_uncertainty/, compute the committee's test force MAE and the Spearman rho
+#    of disagreement and true error for its first 1, 2, 4 (8) members. What does each doubling buy?

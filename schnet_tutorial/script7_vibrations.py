@@ -1,10 +1,10 @@
-"""script7_vibrations.py: "Is the force field physically right?" (beyond the slides: a chemist's check).
+r"""script7_vibrations.py: "Is the force field physically right?" (beyond the slides: a chemist's check).
 
-A small test-set force error does not tell whether a force field gets the molecule right. A chemist
-checks the minimum-energy structure and the vibrations, so this script compares the trained model
-with PBE/def2-SVP itself (the reference the project made: data/ethanol_pbe_normal_modes.json):
-the optimised geometry, the harmonic frequencies mode by mode in cm^-1, and the vibrational spectrum
-of a constant-energy MD run of the model with the PBE lines on top.
+A small test-set force error does not tell whether a force field gets the molecule right. A chemist checks the
+minimum-energy structure and the vibrations, so this script compares the trained model with PBE/def2-SVP
+itself (the reference the project made: data/ethanol_pbe_normal_modes.json): the optimised geometry, the
+harmonic frequencies mode by mode in :math:`\mathrm{cm^{-1}}`, and the vibrational spectrum of a
+constant-energy MD run of the model with the PBE lines on top.
 """
 
 from schnet_tutorial.helpers import md  # isort: skip (first: it quiets SchNetPack's import)
@@ -20,7 +20,6 @@ from ase.io import Trajectory, write
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS
-from scipy.optimize import linear_sum_assignment
 
 from common.plotting import save_figure, show
 from common.runs import RESULTS_DIR, SCHNET_DATA_DIR
@@ -40,15 +39,16 @@ SEED = 0  # the initial velocities
 setup(globals(), "script7_vibrations")  # command-line overrides and checks
 
 # %% 1 Data
-# The reference made by generators/make_normal_modes.py: trans-ethanol optimised with PBE/def2-SVP
-# (the level of theory of the training frames), its Hessian (second derivatives of the energy, eV/Å^2) and the
-# 3N - 6 = 21 harmonic frequencies. Normal modes: the Hessian divided by sqrt(m_i m_j) is diagonalised;
-# each eigenvector is a pattern of atoms moving together (a normal mode), its eigenvalue omega^2 gives
-# the frequency. The 6 zero eigenvalues are the molecule moving or rotating as a whole.
+# The reference made by generators/make_normal_modes.py: trans-ethanol optimised with PBE/def2-SVP (the level
+# of theory of the training frames), its Hessian (second derivatives of the energy, :math:`\mathrm{eV/Å^2}`)
+# and the :math:`3N - 6 = 21` harmonic frequencies. Normal modes: the Hessian divided by
+# :math:`\sqrt{m_i m_j}` is diagonalised; each eigenvector is a pattern of atoms moving together (a normal
+# mode), its eigenvalue :math:`\omega^2` gives the frequency. The 6 zero eigenvalues are the molecule moving
+# or rotating as a whole.
 t_start = time.perf_counter()
 check_writable(RESULTS_DIR)  # before the work: a read-only folder or a full disk
 REFERENCE = SCHNET_DATA_DIR / "ethanol_pbe_normal_modes.json"
-ref = json.loads(REFERENCE.read_text(encoding="utf-8"))
+ref = vibrations.load_reference(REFERENCE)  # (one line if it is missing or broken)
 pbe = Atoms(numbers=ref["numbers"], positions=ref["positions_A"])
 symbols = pbe.get_chemical_symbols()
 pbe_freqs, pbe_vectors = vibrations.normal_modes(pbe, np.array(ref["hessian_eV_A2"]))
@@ -63,7 +63,7 @@ print(
 # %% 2 Model
 # Any SchNetPack model that predicts energy and forces: the newest one script2 trained, or MODEL_FILE
 # (and MODEL_FILE_2 for a comparison). md.make_calculator turns it into an ASE calculator (forces =
-# -dE/dR of the model by automatic differentiation), the same calculator script3 runs MD with.
+# :math:`-dE/dR` of the model by automatic differentiation), the same calculator script3 runs MD with.
 paths = [Path(MODEL_FILE) if MODEL_FILE else model_files.newest_model()]
 paths += [Path(MODEL_FILE_2)] if MODEL_FILE_2 else []
 models = []
@@ -82,10 +82,10 @@ if len(models) == 2 and models[0]["label"] == models[1]["label"]:
     models[0]["label"], models[1]["label"] = "model 1", "model 2"
 
 # %% 3 Cost function
-# Nothing is trained here: the model is judged. The measures, each against PBE: the RMSD (root-mean-
-# square distance of the atoms, after the best overlay) of the model's minimum and its bond lengths
-# (good force fields err by less than 0.005 Å on covalent bonds); the harmonic frequency of each
-# normal mode (cm^-1), the modes paired with PBE's by their shapes; and the peaks of the MD spectrum.
+# Nothing is trained here: the model is judged. The measures, each against PBE: the RMSD (root-mean-square
+# distance of the atoms, after the best overlay) of the model's minimum and its bond lengths (good force
+# fields err by less than 0.005 Å on covalent bonds); the harmonic frequency of each normal mode
+# (:math:`\mathrm{cm^{-1}}`), the modes paired with PBE's by their shapes; and the peaks of the MD spectrum.
 print("measured against PBE: RMSD and bonds (Å), harmonic frequencies and the MD spectrum (cm^-1)")
 
 # %% 4 Find the parameters
@@ -100,11 +100,11 @@ for m in models:
     converged = opt.run(fmax=OPT_FMAX_EV_A, steps=2000)
     minimize_rotation_and_translation(pbe, atoms)  # overlay on the PBE minimum
     m["atoms"] = atoms
-    m["rmsd"] = float(np.sqrt(np.mean(np.sum((atoms.positions - pbe.positions) ** 2, axis=1))))
+    m["rmsd"] = vibrations.rmsd(atoms, pbe) if opt.nsteps else float("nan")  # no step taken: no result
     m["bonds"] = [atoms.get_distance(i, j) for i, j in bonds]
     m["opt_s"] = time.perf_counter() - t0
-    note = "" if converged else f" (NOT converged: max |F| {np.abs(atoms.get_forces()).max():.1e} eV/Å)"
-    print(f"{m['label']}: {opt.nsteps} BFGS steps, {m['opt_s']:.1f} s{note}; RMSD to PBE {m['rmsd']:.4f} Å")
+    note = vibrations.minimum_note(opt.nsteps, converged, atoms.get_forces(), OPT_FMAX_EV_A)
+    print(f"{m['label']}: {opt.nsteps} BFGS steps, {m['opt_s']:.1f} s; RMSD to PBE {m['rmsd']:.4f} Å{note}")
 
 print(f"\n{'bond':8s} {'PBE (Å)':>9s}" + "".join(f" {m['label'][:22]:>22s}" for m in models))
 for k, (i, j) in enumerate(bonds):
@@ -124,9 +124,8 @@ for m in models:
     t0 = time.perf_counter()
     m["hessian"] = vibrations.hessian(m["atoms"], m["calc"], HESSIAN_STEP_A)
     freqs, vectors = vibrations.normal_modes(m["atoms"], m["hessian"])
-    overlap = np.abs(pbe_vectors @ vectors.T)  # |<PBE mode i | model mode j>|, 1 = the same shape
-    _, match = linear_sum_assignment(-overlap)  # the one-to-one pairing of the largest total overlap
-    m["freqs"], m["matched"], m["overlap"] = freqs, freqs[match], overlap[np.arange(len(match)), match]
+    m["freqs"] = freqs
+    m["matched"], m["overlap"] = vibrations.match_modes(pbe_vectors, freqs, vectors)  # 1 = the same shape
     m["errors"] = m["matched"] - pbe_freqs
     m["mae"], m["max_err"] = float(np.abs(m["errors"]).mean()), float(np.abs(m["errors"]).max())
     m["modes_s"] = time.perf_counter() - t0
@@ -186,12 +185,14 @@ for m in models:  # (a run that broke within its first 20 steps has no spectrum)
     m["spectrum"] = spectrum if m["md_steps"] >= 20 else None
 
 # %% 5 Look at the result
-# The table: each PBE mode with its name, the model's frequency of the same shape, the error, and
-# the overlap of the two shapes (1 = identical). The stretches of light atoms (O-H ~3700, C-H ~3000
-# cm^-1) and the skeleton (C-O, C-C ~900-1100 cm^-1) depend on bond stiffness; the torsions (the OH
-# and CH3 groups turning, ~250-300 cm^-1) on tiny energy differences that few training frames sample
-# well: there the model errs most. A model with a smaller force MAE does not always get better
-# frequencies: compare two models with --model-file-2.
+# The table: each PBE mode with its name, the model's frequency of the same shape, the error, and the overlap
+# of the two shapes (1 = identical). The stretches of light atoms (O-H ~3700, C-H ~3000
+# :math:`\mathrm{cm^{-1}}`) and the skeleton (C-O, C-C ~900-1100 :math:`\mathrm{cm^{-1}}`) depend on bond
+# stiffness; the torsions (the OH and CH3 groups turning, ~250-300 :math:`\mathrm{cm^{-1}}`) on tiny energy
+# differences that few training frames sample well: there the model errs most. A model with a smaller force
+# MAE does not always get better frequencies: compare two models with --model-file-2. An imaginary frequency
+# (the model's energy curves down along that mode: its optimised geometry is a saddle point, not a minimum) is
+# shown as a negative number, left of zero in the figures, and the script says so below the table.
 print(
     "\nharmonic frequencies (cm^-1): "
     + ", ".join(f"model{k + 1} = {m['label']}" for k, m in enumerate(models))
@@ -207,58 +208,62 @@ for m in models:
     print(
         f"{m['label']}: MAE {m['mae']:.1f} cm^-1, max error {m['max_err']:.1f} cm^-1, RMSD {m['rmsd']:.4f} Å"
     )
+    if min(m["freqs"]) < 0:  # an imaginary mode: said here, and shown left of zero in the figures
+        print(vibrations.imaginary_note(m["label"], m["freqs"]))
 
 colors = ["tab:red", "tab:blue"]
-fig = plt.figure(figsize=(11, 8), layout="constrained")
+fig = plt.figure(figsize=(10, 8.5), layout="constrained")
 grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.1])
 ax = fig.add_subplot(grid[0, :])  # stick spectra: PBE up, the model(s) down
 ax.vlines(pbe_freqs, 0, 1, color="black", lw=1.5, label="PBE/def2-SVP")
 for k, m in enumerate(models):
     ax.vlines(m["freqs"], 0, -1 + 0.3 * k, color=colors[k], lw=1.5, label=m["label"])
+    for f in m["freqs"][m["freqs"] < 0]:  # an imaginary mode: shown, left of zero, and named
+        text = f"imaginary: {f:.0f}\n(not a minimum)"
+        ax.text(f - 30, -0.5 + 0.15 * k, text, color=colors[k], ha="right", va="center")
 ax.axhline(0, color="gray", lw=0.5)
 right = max(pbe_freqs.max(), *[m["freqs"].max() for m in models]) + 200
-ax.set(xlabel="harmonic frequency (cm$^{-1}$)", yticks=[], xlim=(0, right))
+left = min([0.0] + [f - 600 for m in models for f in m["freqs"] if f < 0])  # room for imaginary modes
+ax.set(xlabel="harmonic frequency (cm$^{-1}$)", yticks=[], xlim=(left, right))
 ax.set_title("harmonic frequencies: PBE (up) and the model (down)")
-ax.legend(loc="upper left", fontsize=8)
+ax.legend(loc="upper left", fontsize=9)
 ax = fig.add_subplot(grid[1, 0])  # parity plot
 top = max(pbe_freqs.max(), *[m["matched"].max() for m in models]) + 150
-ax.plot([0, top], [0, top], color="gray", lw=0.8)
+low = min([0.0] + [f - 150 for m in models for f in m["matched"] if f < 0])  # an imaginary mode: below 0
+ax.plot([low, top], [low, top], color="gray", lw=0.8)
 for k, m in enumerate(models):
     label = f"{m['label'][:30]}\nMAE {m['mae']:.1f}, max {m['max_err']:.1f} cm$^{{-1}}$"
     ax.scatter(pbe_freqs, m["matched"], s=18, color=colors[k], label=label)
 ax.set(xlabel="PBE frequency (cm$^{-1}$)", ylabel="model frequency (cm$^{-1}$)", title="mode by mode")
-ax.set(xlim=(0, top), ylim=(0, top), aspect="equal")
-ax.legend(loc="upper left", fontsize=7)
+ax.set(xlim=(low, top), ylim=(low, top), aspect="equal")
+ax.legend(loc="upper left", fontsize=9)
 ax = fig.add_subplot(grid[1, 1])  # error per mode
 width = 0.8 / len(models)
 for k, m in enumerate(models):
     shift = (k - (len(models) - 1) / 2) * width
     ax.barh(np.arange(len(pbe_freqs)) + shift, m["errors"], height=width, color=colors[k])
 ax.axvline(0, color="gray", lw=0.8)
-ax.set_yticks(np.arange(len(pbe_freqs)), [f"{f:.0f} {n}" for f, n in zip(pbe_freqs, names)], fontsize=7)
+ax.set_yticks(np.arange(len(pbe_freqs)), [f"{f:.0f} {n}" for f, n in zip(pbe_freqs, names)], fontsize=8)
 ax.set(xlabel="model - PBE (cm$^{-1}$)", title="error of each mode")
 save_figure(fig, "schnet_vibrations_modes")
 save_figure(fig, "schnet_vibrations_modes", run_dir)
 
 # The spectrum of the MD: every peak is a vibration the molecule really performs at this temperature,
-# anharmonicity included, so the peaks sit near (not on) the harmonic lines. Stretches of light atoms
-# shift down (red-shift: a real bond softens as it stretches) and broaden, the more the hotter the
-# run; the torsions move most. Grey: PBE's harmonic lines; coloured ticks: the model's own harmonic
-# lines, so that the gap between a peak and its tick is the anharmonic shift of the model, and the
-# gap between tick and grey line the model's error. This is not an infrared spectrum (that needs the
-# dipole moment): in a long, well-mixed run every mode gets the same kinetic energy (equipartition);
-# in 10 ps of one isolated molecule the energy is shared out slowly, so peak heights depend on the
-# starting velocities (try another SEED) while the peak positions do not.
-fig, ax = plt.subplots(figsize=(11, 4.5), layout="constrained")
+# anharmonicity included, so the peaks sit near (not on) the harmonic lines: stretches of light atoms
+# shift down (a real bond softens as it stretches) and broaden, the more the hotter the run. Grey:
+# PBE's harmonic lines; coloured ticks: the model's own, so that peak to tick is the model's anharmonic
+# shift and tick to grey line its error. Not an infrared spectrum (that needs the dipole moment): a
+# peak's height is the kinetic energy its mode holds in this run (exercise 2: another SEED).
+fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
 ax.vlines(pbe_freqs, -1.1 * (len(models) - 1), 1.05, color="gray", lw=1, alpha=0.8, label="PBE harmonic")
 for k, m in enumerate(models):
     if m["spectrum"] is not None:
         label = f"{m['label'][:40]}: MD {m['md_steps'] * TIMESTEP_FS / 1000:g} ps, {m['temperature']:.0f} K"
         ax.plot(m["spectrum"][0], m["spectrum"][1] - 1.1 * k, color=colors[k], lw=1, label=label)
     ax.vlines(m["freqs"], -1.1 * k - 0.08, -1.1 * k, color=colors[k], lw=1.5)
-ax.set(xlim=(0, 4000), xlabel="wavenumber (cm$^{-1}$)", ylabel="power (normalised)")
+ax.set(xlim=(left, 4000), xlabel="wavenumber (cm$^{-1}$)", ylabel="power (normalised)")
 ax.set_title("vibrational spectrum of the NVE run (velocity autocorrelation) against PBE's harmonic lines")
-ax.legend(loc="upper left", fontsize=8)
+ax.legend(loc="upper left", fontsize=9)
 save_figure(fig, "schnet_vibrations_md_spectrum")
 save_figure(fig, "schnet_vibrations_md_spectrum", run_dir)
 
@@ -275,10 +280,8 @@ print(f"the PBE mode with the model's largest error, as a movie: ase gui {model_
 show()
 result = {}  # the headline numbers of the first model (and of the second, prefixed model2_)
 for prefix, m in zip(("", "model2_"), models):
-    result[f"{prefix}freq_mae_cm1"], result[f"{prefix}freq_max_err_cm1"] = (
-        f"{m['mae']:.2f}",
-        f"{m['max_err']:.2f}",
-    )
+    result[f"{prefix}freq_mae_cm1"] = f"{m['mae']:.2f}"
+    result[f"{prefix}freq_max_err_cm1"] = f"{m['max_err']:.2f}"
     result[f"{prefix}rmsd_A"] = f"{m['rmsd']:.4f}"
 keys = {"label": "label", "path": "path", "model_cm1": "matched", "mae_cm1": "mae", "max_err_cm1": "max_err",
         "rmsd_A": "rmsd", "test_force_mae_kcal_mol_A": "force_mae", "bonds_A": "bonds",
@@ -297,3 +300,14 @@ if broken:
         f"and the trajectory up to there is in {model_files.shown(m['traj'])}",
         1,
     )
+
+# %% Exercises
+# Worked answers: solutions/script7_vibrations.py (run it, or read it on the lesson's page).
+#
+# 1. (read the figure) In schnet_vibrations_modes.png and the table: which mode has the largest error?
+#    Relative to its frequency, does the model err more on the modes below 1500 cm^-1 or on the stretches?
+# 2. (predict, then run) ``--seed 1`` changes only the starting velocities of the NVE run. Before you
+#    run: will the peaks of the MD spectrum move, or only change their heights? Then run and compare.
+# 3. (write code) Deuterate the hydroxyl group: give its H the mass of D (2.014) and redo PBE's normal
+#    modes (``vibrations.normal_modes`` of the reference Hessian). Predict first from the reduced mass:
+#    where does the O-H stretch at 3720 :math:`\mathrm{cm^{-1}}` go? Which other modes move by more than 10 %?

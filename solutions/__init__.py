@@ -68,12 +68,20 @@ def run_lesson(name: str, *args, out=None, quick: bool = False, timeout: float =
 
 def main(namespace: dict, argv: list[str] | None = None) -> None:
     """Run the exercises of a solution file: all, or those numbered in ``argv`` (``2 3``)."""
-    argv = sys.argv[1:] if argv is None else argv
+    from common.settings import command_line, fail, quick_option, robust_printing
+
+    robust_printing()
+    argv = command_line(namespace) if argv is None else argv  # (none in a notebook: the kernel's)
+    argv, quick = quick_option(argv)  # --quick, --quick=1 ...
     numbers = sorted(int(k.split("_")[1]) for k in namespace if re.fullmatch(r"exercise_\d+", k))
-    chosen = [int(a) for a in argv if a.isdigit()] or numbers
+    words = [w for a in argv for w in a.split(",") if w]  # 2 3 or 2,3
+    for word in words:
+        if not word.isdigit():
+            fail(f"unexpected argument {word!r}: give exercise numbers ({numbers}) and/or --quick")
+    chosen = [int(w) for w in words] or numbers
     for n in chosen:
         if n not in numbers:
             raise SystemExit(f"error: no exercise {n} here; choose from {numbers}")
         print(f"--- exercise {n}", flush=True)
-        answer = namespace[f"exercise_{n}"](quick="--quick" in argv)
+        answer = namespace[f"exercise_{n}"](quick=bool(quick))
         print({k: v for k, v in (answer or {}).items() if k != "stdout"}, flush=True)

@@ -3,7 +3,9 @@ schnet_tutorial/models, ase_calcs and the database there (common.runs), for this
 script it starts. The repository's own output folders are compared before and after the session."""
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,17 +42,47 @@ def snapshot() -> dict:
 BEFORE = snapshot()
 
 
-def run_script(path, *args, cwd=None, timeout=300, env=None):
-    """Run a script as a user would, headless; returns the CompletedProcess."""
-    full_env = dict(os.environ, MPLBACKEND="Agg", **(env or {}))
-    return subprocess.run(
-        [sys.executable, str(path), *map(str, args)],
-        cwd=cwd or ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+FIGURE_PROBE = Path(__file__).resolve().parent / "figure_probe"  # checks every figure a script saves
+
+
+HANG_S = 1800  # a script that runs longer hangs: every test's script takes seconds, minutes on a busy machine
+
+
+def run_script(path, *args, cwd=None, timeout=HANG_S, env=None):
+    """Run a script as a user would, headless; returns the CompletedProcess.
+
+    Every figure the script saves is checked as the course site shows it (figure_probe/): a figure
+    with text under ~9 px at the page's width, cut off by its edge, or texts drawn over each other
+    fails the test that ran the script."""
+    log = Path(tempfile.mkstemp(prefix="figures_", suffix=".jsonl", dir=OUTPUT)[1])
+    path_with_probe = os.pathsep.join(filter(None, [str(FIGURE_PROBE), os.environ.get("PYTHONPATH")]))
+    full_env = {
+        **os.environ,
+        "MPLBACKEND": "Agg",
+        "ML_TUTORIAL_FIGURE_LOG": str(log),
+        "PYTHONPATH": path_with_probe,
+        **(env or {}),
+    }
+    try:
+        res = subprocess.run(
+            [sys.executable, str(path), *map(str, args)],
+            cwd=cwd or ROOT,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=max(timeout, HANG_S),  # only against a hang, never a judgement of speed
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(
+            f"hang guard: {Path(path).name} {' '.join(map(str, args))} ran {exc.timeout:.0f} s"
+        ) from None
+    checked = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    log.unlink()
+    bad = [f"{Path(c['figure']).name}: {d}" for c in checked for d in c["defects"]]
+    assert not bad, f"{Path(path).name} saved figures a student cannot read on the site:\n" + "\n".join(
+        bad[:20]
     )
+    return res
 
 
 def result_of(res) -> dict:
@@ -60,13 +92,23 @@ def result_of(res) -> dict:
     return {k: float(v) for k, v in (field.split("=") for field in last.split()[1:])}
 
 
+_DATABASE = {}  # script1's database of the bundled frames, built once per test process
+
+
 def output_with_database(tmp_path_factory, name):
-    """A fresh output folder with script1's database in it: (folder, env pointing the scripts there)."""
+    """A fresh output folder with script1's database in it: (folder, env pointing the scripts there).
+    script1 builds it once per test process; every folder gets its own copy (with its source stamp:
+    up to date, as if script1 had run there)."""
+    if "data" not in _DATABASE:
+        first = tmp_path_factory.mktemp("database")
+        res = run_script(
+            ROOT / "schnet_tutorial" / "script1_prepare_data.py", env={"ML_TUTORIAL_OUTPUT": str(first)}
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+        _DATABASE["data"] = first / "schnet_tutorial" / "data"
     out = tmp_path_factory.mktemp(name)
-    env = {"ML_TUTORIAL_OUTPUT": str(out)}
-    res = run_script(ROOT / "schnet_tutorial" / "script1_prepare_data.py", env=env)
-    assert res.returncode == 0, res.stderr[-2000:]
-    return out, env
+    shutil.copytree(_DATABASE["data"], out / "schnet_tutorial" / "data")
+    return out, {"ML_TUTORIAL_OUTPUT": str(out)}
 
 
 @pytest.fixture
@@ -80,7 +122,7 @@ def output_root():
     return OUTPUT
 
 
-def run_notebook(script, output_root, timeout=600, **env):
+def run_notebook(script, output_root, timeout=HANG_S, **env):
     """Convert ``script`` with jupytext and execute it cell by cell in a fresh IPython kernel (as
     Jupyter and VS Code do), with the reduced settings and outputs under ``output_root``.
     Returns the executed notebook (nbformat)."""

@@ -25,7 +25,7 @@ def test_the_first_three_scripts_exist():
 @pytest.mark.parametrize("script", LJ_SCRIPTS, ids=lambda p: p.stem)
 def test_script_has_the_lecture_layout(script):
     text = script.read_text()
-    assert text.startswith('"""') and "slide" in text.split('"""')[1].lower()
+    assert text.startswith(('"""', 'r"""')) and "slide" in text.split('"""')[1].lower()  # r: TeX math
     cells = [line for line in text.splitlines() if line.startswith("# %%")]
     order = ["1 Data", "2 Model", "3 Cost function", "4 Find the parameters", "5 Look at the result"]
     positions = [next(i for i, c in enumerate(cells) if c.startswith(f"# %% {h}")) for h in order]

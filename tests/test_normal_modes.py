@@ -75,7 +75,7 @@ def test_generator_reports_a_missing_file_in_one_line(tmp_path):
         [sys.executable, str(GENERATOR), "--check", "--out", str(tmp_path / "none.json")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=1800,  # only against a hang
     )
     assert (
         res.returncode == 2 and res.stderr.strip().startswith("error: ") and len(res.stderr.splitlines()) == 1

@@ -21,7 +21,7 @@ import torch
 from ase.build import molecule
 from ase.io import write
 
-from conftest import ROOT, run_script
+from conftest import HANG_S, ROOT, output_with_database, run_script
 
 from schnet_tutorial.helpers import dataset, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
@@ -57,9 +57,7 @@ def tree(folder):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The bundled database (script1) and a model of script2 with the quick settings (in eV)."""
-    out = tmp_path_factory.mktemp("trained")
-    res = run_in(out, SCRIPT1)
-    assert res.returncode == 0, res.stderr[-2000:]
+    out, _ = output_with_database(tmp_path_factory, "trained")
     res = run_in(out, SCRIPT2, "--quick")
     assert res.returncode == 0, res.stderr[-2000:]
     (model_dir,) = (out / "schnet_tutorial" / "models").iterdir()
@@ -211,23 +209,35 @@ def test_wrong_energy_unit_is_named_not_the_time_step(trained, tmp_path):
 
 
 # ------------------------------------------------------------------ 3 Ctrl-C in script2
-def interrupt_script2(folder, db, wait_for, *args):
-    """Start a long script2 training, send SIGINT (Ctrl-C) once ``wait_for`` (a glob under models/)
-    exists, and return (exit code, stdout, stderr)."""
+def logged(folder, tag) -> int:
+    """How many values of the scalar ``tag`` script2's TensorBoard run under ``folder`` holds so far."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    count = 0
+    for run in (folder / "runs").glob("*"):
+        events = EventAccumulator(str(run))
+        events.Reload()
+        count += len(events.Scalars(tag)) if tag in events.Tags()["scalars"] else 0
+    return count
+
+
+def interrupt_script2(folder, db, tag, count, *args):
+    """Start a long script2 training (2000 epochs), send SIGINT (Ctrl-C) once its TensorBoard run holds
+    ``count`` values of ``tag`` (a count of steps or validations, not seconds: the interrupt lands
+    inside the training on any machine), and return (exit code, stdout, stderr)."""
     env = dict(os.environ, MPLBACKEND="Agg", ML_TUTORIAL_OUTPUT=str(folder))
     cmd = [sys.executable, str(SCRIPT2), "--quick", "--db-path", str(db), "--epochs", "2000", *map(str, args)]
     proc = subprocess.Popen(
         cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    models = folder / "schnet_tutorial" / "models"
     try:
-        deadline = time.monotonic() + 180
-        while not list(models.glob(wait_for)) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+        deadline = time.monotonic() + HANG_S
+        while logged(folder, tag) < count and proc.poll() is None:
+            assert time.monotonic() < deadline, f"hang: no {count} x {tag} in {HANG_S} s"
+            time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()[1][-3000:]
-        time.sleep(2.0)  # well inside the training
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=180)
+        out, err = proc.communicate(timeout=HANG_S)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -236,14 +246,16 @@ def interrupt_script2(folder, db, wait_for, *args):
 
 
 def test_ctrl_c_keeps_the_best_model_so_far_marked_interrupted(trained, tmp_path):
-    code, out, err = interrupt_script2(tmp_path, trained["db"], "*/best_model")
+    # after 5 validated epochs (the quick model's 5): the best model so far is a usable one
+    code, out, err = interrupt_script2(tmp_path, trained["db"], "1_loss/validation", 5)
     assert code == 0, err[-3000:]
     (warning,) = lines_of(err, "warning")
     assert "training interrupted (Ctrl-C) after" in warning and "marked as interrupted" in warning
     assert not lines_of(err) and "model saved (interrupted)" in out
     (model_dir,) = (tmp_path / "schnet_tutorial" / "models").iterdir()
     info = json.loads((model_dir / "model_info.json").read_text())
-    assert info["interrupted"] is True and 1 <= info["results"]["epochs_done"] < 2000
+    # (the epoch of the 5th validation may not be counted as done yet)
+    assert info["interrupted"] is True and 4 <= info["results"]["epochs_done"] < 2000
     # script3 uses it, and says so
     res = run_in(tmp_path, SCRIPT3, "--quick", "--md-steps", 5)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -254,7 +266,8 @@ def test_ctrl_c_keeps_the_best_model_so_far_marked_interrupted(trained, tmp_path
 def test_ctrl_c_before_any_validation_saves_nothing_and_leaves_no_folder(trained, tmp_path):
     earlier = copy_model(trained, tmp_path / "schnet_tutorial" / "models", "earlier")
     before = tree(earlier)
-    code, out, err = interrupt_script2(tmp_path, trained["db"], "*_e2000_*/split.npz", "--val-every", 1000)
+    # a training loss logged: inside the training (the first validation would come after 1000 epochs)
+    code, out, err = interrupt_script2(tmp_path, trained["db"], "1_loss/train", 1, "--val-every", 1000)
     assert code == 2, err[-3000:]
     errors = lines_of(err)
     assert errors == [
@@ -301,3 +314,68 @@ def test_write_error_after_training_keeps_the_model_elsewhere(trained, tmp_path,
         assert model_files.load_model(spare) is not None
     finally:
         shutil.rmtree(spare, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ 5 issue 26: what a careless student meets
+def test_a_model_that_learned_nothing_is_said_at_every_use_and_no_rmsd_of_zero(trained, tmp_path):
+    """A model marked "learned nothing" (here one that predicts no forces at all: its last layer zeroed,
+    as with a cutoff shorter than every bond) warns in script3 and script7; script7's BFGS cannot move
+    the atoms, and its RMSD is no result (nan), never 0.0000 Å."""
+    model = copy_model(trained, tmp_path, "nothing")
+    net = torch.load(model / "best_model", weights_only=False)
+    with torch.no_grad():
+        for param in net.output_modules[0].outnet[-1].parameters():
+            param.zero_()
+    torch.save(net, model / "best_model")
+    info = json.loads((model / "model_info.json").read_text())
+    results = info["results"]
+    info["learned"], results["force_mae_kcal_mol_A"] = False, results["zero_force_mae_kcal_mol_A"]
+    (model / "model_info.json").write_text(json.dumps(info))
+    res = run_in(tmp_path, SCRIPT3, "--quick", "--md-steps", 5, "--model-file", model)
+    assert res.returncode == 0, res.stderr[-3000:]
+    (warning,) = [w for w in lines_of(res.stderr, "warning") if "learned nothing" in w]
+    assert "nothing (script2 refused it)" in warning and "use a better trained model" in warning
+    # (not run_script: the figures of a model without forces, all frequencies 0, are not what is checked)
+    args = ["--md-steps", "20", "--correlation-fs", "5", "--model-file", str(model)]
+    env = dict(os.environ, MPLBACKEND="Agg", ML_TUTORIAL_OUTPUT=str(tmp_path))
+    command = [sys.executable, str(SCRIPT7), *args]
+    res = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG_S)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert [w for w in lines_of(res.stderr, "warning") if "learned nothing" in w]
+    assert "0 BFGS steps" in res.stdout
+    assert "RMSD to PBE nan Å - NOT A RESULT: BFGS took no step" in res.stdout
+    assert "RMSD to PBE 0.0000" not in res.stdout
+    assert res.stdout.strip().splitlines()[-1].endswith(" rmsd_A=nan")
+
+
+def test_a_missing_or_broken_pbe_reference_is_one_line(tmp_path, capsys):
+    from schnet_tutorial.helpers import vibrations
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"numbers": [1')
+    partial = tmp_path / "partial.json"
+    partial.write_text('{"numbers": [1, 1]}')
+    cases = ((tmp_path / "gone.json", "is missing"), (broken, "cannot be read"), (partial, "lacks"))
+    for path, says in cases:
+        with pytest.raises(SystemExit) as stop:
+            vibrations.load_reference(path)
+        assert stop.value.code == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"error: the PBE reference {path} {says}") and "git checkout --" in line
+        assert "make_normal_modes.py" in line
+
+
+def test_start_frame_forms(tmp_path, capsys):
+    """--start file@3, @-1 and @last (the last frame, named by its number); another form is one line."""
+    from schnet_tutorial.helpers import md
+
+    frames = dataset.read_frames(dataset.DATA_FILE, index=":3")
+    path = tmp_path / "three.xyz"
+    write(str(path), frames, format="extxyz")
+    for form, k in (("", 0), ("@1", 1), ("@-1", 2), ("@last", 2), ("@first", 0)):
+        atoms, origin = md.start_geometry(f"{path}{form}", None)
+        assert origin == f"{path}, frame {k}" and abs(atoms.positions - frames[k].positions).max() < 1e-9
+    with pytest.raises(SystemExit):
+        md.start_geometry(f"{path}@end", None)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: START ") and "(0 the first, -1 or last the last), got @end" in line

@@ -20,7 +20,7 @@ from ase.io import read, write
 from ase.io.trajectory import Trajectory
 from schnetpack.interfaces import SpkCalculator
 
-from conftest import ROOT, notebook_images, run_notebook, run_script
+from conftest import ROOT, notebook_images, output_with_database, run_notebook, run_script
 
 from schnet_tutorial.helpers import dataset, md, model_files  # isort: skip (first: it quiets SchNetPack's import)
 
@@ -324,6 +324,8 @@ def test_script3_runs_writes_its_own_files_and_reruns(files, tmp_path):
         and "Tools -> Movie -> Play" in first.stdout
     )
     assert first.stdout.rstrip().splitlines()[-1].startswith("result: steps_per_s=")
+    # 20 steps: the mean temperature is not yet the thermostat's, and the script says so
+    assert "note: the second half of this run starts at 5 fs, before the thermostat" in first.stdout
     (traj1,) = out.glob("simulation_*.traj")
     with Trajectory(str(traj1)) as traj:
         frames = list(traj)
@@ -357,6 +359,7 @@ def test_script3_runs_writes_its_own_files_and_reruns(files, tmp_path):
     )
     assert second.returncode == 0, second.stderr
     assert "model: PaiNN" in second.stdout and "meV/atom" in second.stdout
+    assert "note: the second half" not in second.stdout  # NVE: no thermostat, no target
     traj2 = next(p for p in out.glob("simulation_*.traj") if p != traj1)
     assert "PaiNN model" in traj2.with_suffix(".log").read_text()
     with Trajectory(str(traj1)) as traj:
@@ -421,11 +424,10 @@ def test_script3_bad_input_gives_one_line_error(files, tmp_path, args, message):
 
 
 # ------------------------------------------------------------------ Jupyter / VS Code
-def test_script2_and_script3_run_as_notebooks(tmp_path):
+def test_script2_and_script3_run_as_notebooks(tmp_path_factory):
     """Converted with jupytext and run cell by cell in an IPython kernel (as Jupyter and VS Code do),
     with the reduced settings: both finish and show their figure inline."""
-    res = run_script(SCRIPT1, env={"ML_TUTORIAL_OUTPUT": str(tmp_path)})
-    assert res.returncode == 0, res.stderr[-2000:]
+    tmp_path, _ = output_with_database(tmp_path_factory, "notebooks")  # script1's database, made once
     train = run_notebook(SCRIPT2, tmp_path)
     assert notebook_images(train) == 1  # the parity plot
     text = "".join(out.get("text", "") for cell in train.cells for out in cell.get("outputs", []))
@@ -443,7 +445,6 @@ def test_script2_and_script3_run_as_notebooks(tmp_path):
     ]
     assert not any("Warning" in text for text in stderr), stderr  # no library noise in the notebook
     assert {p.name for p in (tmp_path / "figures").iterdir()} == {
-        "schnet_energy_histogram.png",
         "schnet_parity.png",
         "schnet_md_energies.png",
     }

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import schnetpack.transform as trn
 
-from conftest import ROOT, output_with_database, run_script
+from conftest import HANG_S, ROOT, output_with_database, run_script
 
 from schnet_tutorial.helpers import dataset, model_files, pipeline, workers  # isort: skip (first: it quiets SchNetPack's import)
 
@@ -40,7 +40,7 @@ def trained_lines(stdout):
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     out, env = output_with_database(tmp_path_factory, "script4")
-    res = run_script(SCRIPT4, "--quick", env=env, timeout=600)
+    res = run_script(SCRIPT4, "--quick", env=env)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     return out, env, res
 
@@ -79,7 +79,7 @@ def test_rerun_reuses_every_training(first_run):
     out, env, first = first_run
     folder = out / "results" / "script4_learning_curve"
     before = {p.name: (p / workers.RESULT_FILE).stat().st_mtime for p in folder.glob("*_seed*")}
-    res = run_script(SCRIPT4, "--quick", env=env, timeout=300)
+    res = run_script(SCRIPT4, "--quick", env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     trained = trained_lines(res.stdout)
     assert len(trained) == 7 and all(reused for *_, reused in trained.values())
@@ -90,10 +90,13 @@ def test_rerun_reuses_every_training(first_run):
 
     # --force trains again (here one point only: one size, one set, no ladder)
     args = ("--quick", "--train-sizes", "10", "--sets-per-size", "1", "--ladder", "none", "--force")
-    res = run_script(SCRIPT4, *args, env=env, timeout=300)
+    res = run_script(SCRIPT4, *args, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     trained = trained_lines(res.stdout)
     assert list(trained) == ["schnet N=10 draw 0"] and not trained["schnet N=10 draw 0"][3]
+    # a curve of one size has no slope, and says why (not "N^nan")
+    assert "SchNet: no slope: a power law needs two training sizes or more, TRAIN_SIZES = [10]" in res.stdout
+    assert "N^nan" not in res.stdout
     (redone,) = [p for p in folder.glob("schnet_n10_seed0_*")]
     assert (redone / workers.RESULT_FILE).stat().st_mtime > before[redone.name]
 
@@ -113,7 +116,7 @@ def test_the_full_ladder_names_its_10_minute_rung(first_run):
         "--ladder",
         "full",
     )
-    res = run_script(SCRIPT4, *args, env=env, timeout=600)
+    res = run_script(SCRIPT4, *args, env=env)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     result = res.stdout.strip().splitlines()[-1]
     fields = dict(item.split("=") for item in result.removeprefix("result: ").split())
@@ -129,6 +132,7 @@ def test_the_full_ladder_names_its_10_minute_rung(first_run):
     [
         (("--sets-per-size", "1,2,3"), "SETS_PER_SIZE needs one count per TRAIN_SIZES value"),
         (("--train-sizes", "25,99999"), "needs more than the 2000 frames"),
+        (("--n-test", "0"), "N_TEST must be at least 1 here: every training is tested on the same N_TEST"),
     ],
 )
 def test_bad_values_stop_with_one_line(first_run, args, message):
@@ -163,3 +167,122 @@ def test_same_settings_same_folder(tmp_path):
     places = workers.folders({"a": a, "same": same, "other": other}, tmp_path)
     assert places["a"] == places["same"] != places["other"]
     assert places["a"].name.startswith(f"{pipeline.DEFAULTS['MODEL']}_n5_seed1_")
+
+
+def test_ctrl_c_stops_every_training_in_one_line_and_keeps_the_finished(first_run):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while the workers train:
+    one line, exit code 130, no traceback; the finished trainings stay reusable. The signal is sent
+    once a worker has its training (its settings.json written), not after some seconds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out, env, _ = first_run
+    folder = out / "results" / "script4_learning_curve"
+    before = {p.name for p in folder.glob("*_seed*") if (p / workers.RESULT_FILE).is_file()}
+    args = [
+        "--quick",
+        "--train-sizes",
+        "10,100",
+        "--sets-per-size",
+        "1,1",
+        "--ladder",
+        "none",
+        "--steps",
+        "99999",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT4), *args],
+        env={**os.environ, "MPLBACKEND": "Agg", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the signal reaches the script and its workers
+    )
+    try:
+        deadline = time.monotonic() + HANG_S  # only against a hang
+        while not [
+            p for p in folder.glob("*_seed*") if p.name not in before and (p / "settings.json").is_file()
+        ]:
+            assert proc.poll() is None and time.monotonic() < deadline, "hang, or it ended before training"
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=HANG_S)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130 and "Traceback" not in err, err[-3000:]
+    lines = [line for line in err.strip().splitlines() if line.startswith(("error:", "warning:"))]
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("error: interrupted (Ctrl-C): the ")
+        and ("finished trainings are kept in" in lines[0] and "run the script again to continue" in lines[0])
+    ), err[-3000:]
+    assert not list(folder.glob(".*.lock"))  # no lock left behind
+    assert {p.name for p in folder.glob("*_seed*") if (p / workers.RESULT_FILE).is_file()} >= before
+
+
+def test_a_training_folder_is_claimed_by_one_run_at_a_time(tmp_path):
+    """Two runs at once: a live run's lock is waited for (here: this run is stopping, so it gives up
+    with Interrupted); a dead run's lock is taken over; a result whose model file is gone is no
+    result (the training is redone, not "train one with script2")."""
+    import subprocess
+    import threading
+
+    folder = tmp_path / "schnet_n10_seed0_abc"
+    lock = tmp_path / f".{folder.name}.lock"
+    other = subprocess.Popen(["sleep", "600"])  # another live run
+    try:
+        lock.write_text(str(other.pid))
+        stop = threading.Event()
+        stop.set()
+        with pytest.raises(workers.Interrupted):
+            with workers.claimed(folder, stop):
+                pass
+        assert lock.read_text() == str(other.pid)  # not taken from a live run
+    finally:
+        other.kill()
+        other.wait()
+    with workers.claimed(folder, threading.Event()):  # its process is gone: taken over
+        assert lock.read_text() == str(__import__("os").getpid())
+    assert not lock.exists()
+    folder.mkdir()
+    (folder / workers.RESULT_FILE).write_text('{"force_mae_kcal_mol_A": 1.0}')
+    assert workers.load_result(folder) is None  # no model file
+    (folder / model_files.MODEL_FILE).write_bytes(b"x")
+    assert workers.load_result(folder) == {"force_mae_kcal_mol_A": 1.0}
+
+
+def test_a_broken_committee_member_names_its_folder_and_force(tmp_path, capsys):
+    from schnet_tutorial.helpers import committee
+
+    member = tmp_path / "schnet_n200_seed1_abc"
+    member.mkdir()
+    (member / model_files.MODEL_FILE).write_bytes(b"cut off")
+    with pytest.raises(SystemExit):
+        committee.member_forces([member], [])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "broken" in line and "a cached committee training: delete its folder" in line
+    assert "--force" in line and "script2" not in line
+
+
+def test_committee_members_that_learned_too_little_are_said(tmp_path, capsys):
+    """Cached trainings whose model_info.json says "learned nothing": one warning line, not silence."""
+    import json
+
+    from schnet_tutorial.helpers import committee
+
+    jobs = {k: {"train_idx": [k, 10], "val_idx": [5], "test_idx": [6], "SEED": k} for k in range(2)}
+    for k, place in workers.folders(jobs, tmp_path).items():
+        place.mkdir()
+        (place / workers.RESULT_FILE).write_text("{}")
+        (place / model_files.MODEL_FILE).write_bytes(b"x")
+        results = {"force_mae_kcal_mol_A": 19.0 - 10 * k, "zero_force_mae_kcal_mol_A": 19.5}
+        (place / model_files.INFO_FILE).write_text(json.dumps({"learned": k == 1, "results": results}))
+    places = committee.train(jobs, tmp_path, 1, False)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("warning: 1 of 2 committee members learned nothing or are far from usable")
+    assert places[0].name in line and places[1].name not in line and "raise STEPS" in line

@@ -86,8 +86,8 @@ def test_rerun_reuses_every_training_and_keeps_the_first_run(runs):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--committee", "1"), "COMMITTEE must be an integer >= 2, got 1"),
         (("--n-bins", "300"), "N_BINS (300) must not exceed N_TEST (200)"),
+        (("--n-test", "0"), "N_TEST must be at least 1 here: every member is tested on the same N_TEST"),
         ((), "run script1_prepare_data.py first"),
     ],
 )

@@ -17,7 +17,7 @@ import pytest
 from ase.io import read, write
 
 from conftest import ROOT, run_script
-from schnet_tutorial.helpers import dataset
+from schnet_tutorial.helpers import dataset, vibrations
 
 TUT = ROOT / "schnet_tutorial"
 SCRIPT1, SCRIPT2, SCRIPT7 = (
@@ -77,6 +77,16 @@ def test_result_line_and_frequency_table(first_run, trained):
         assert re.search(rf"^\s*\d+ {re.escape(name)}\s+{pbe:.1f} ", res.stdout, re.M), name
     assert "O2-H3" in res.stdout and "RMSD to PBE" in res.stdout
     assert model["md_steps"] == 1000 and abs(model["drift_meV_per_atom"]) < 5  # --quick: 1000 NVE steps
+    # an imaginary mode (a negative frequency) is never silent: a note names it below the table
+    assert ("imaginary mode" in res.stdout) == bool((freqs < 0).any()), freqs
+
+
+def test_an_imaginary_mode_is_named_and_explained():
+    assert vibrations.imaginary_note("m", np.array([250.0, 400.0])) == ""
+    note = vibrations.imaginary_note("m", np.array([-88.4, 250.0, 400.0]))
+    assert note.startswith("note: m has 1 imaginary mode (-88 cm^-1, plotted as negative frequencies)")
+    assert "saddle point, not a minimum" in note
+    assert "2 imaginary modes (-120, -88 cm^-1" in vibrations.imaginary_note("m", [-120.0, -88.0, 250.0])
 
 
 def test_figures_trajectories_and_mode_movie(first_run, trained):

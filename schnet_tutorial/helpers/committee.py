@@ -44,9 +44,27 @@ def _report(name, result, folder, cached):
 
 
 def train(jobs: dict, folder, n_workers: int, force: bool) -> dict:
-    """Run the trainings ``jobs`` ({name: settings}), reusing finished ones: {name: model folder}."""
+    """Run the trainings ``jobs`` ({name: settings}), reusing finished ones: {name: model folder}.
+    Members that learned nothing, or are far from usable, are said in one line (they still count)."""
     workers.run_all(jobs, folder, n_workers, force, say=_report)
-    return workers.folders(jobs, folder)
+    places = workers.folders(jobs, folder)
+    poor = [place.name for place in places.values() if model_files.quality(model_files.model_info(place))]
+    if poor:
+        warn(
+            f"{len(poor)} of {len(places)} committee members learned nothing or are far from usable (test "
+            f"force MAE above {model_files.FAR_FROM_USABLE:.0%} of guessing zero forces: "
+            f"{', '.join(poor[:3])}{', ...' if len(poor) > 3 else ''}): their disagreement says little; "
+            "raise STEPS or the training frames"
+        )
+    return places
+
+
+def _remedy(folder) -> str:
+    """What to do about a committee member's missing or broken model file: it is a cached training."""
+    return (
+        f"a cached committee training: delete its folder {model_files.shown(folder)} and run the script "
+        "again (it trains that one again), or rerun with --force (trains every one again)"
+    )
 
 
 def trainings_done(folder) -> str:
@@ -66,7 +84,8 @@ def reference_forces(inputs) -> np.ndarray:
 def member_forces(folders, inputs) -> np.ndarray:
     """Each member's forces (eV/Å) on input dictionaries: (members, frames, atoms, 3)."""
     inputs = [trn.CastTo32()(dict(d)) for d in inputs]
-    found = [model_files.predict_energy_forces(model_files.load_model(f), inputs)[1] for f in folders]
+    models = [model_files.load_model(f, remedy=_remedy(f)) for f in folders]
+    found = [model_files.predict_energy_forces(model, inputs)[1] for model in models]
     return np.array(found).reshape(len(folders), len(inputs), -1, 3)
 
 
@@ -93,7 +112,7 @@ def force_mae(forces, reference) -> float:
 def calculator(folders) -> SpkEnsembleCalculator:
     """SchNetPack's ensemble calculator of the models in ``folders`` (energies in eV): the mean energy
     and forces of the members, and ``results["uncertainty"]``, their AbsoluteUncertainty (eV/Å)."""
-    models = [model_files.load_model(f) for f in folders]
+    models = [model_files.load_model(f, remedy=_remedy(f)) for f in folders]
     cutoff = trn.ASENeighborList(cutoff=model_files.model_cutoff(models[0]))
     return SpkEnsembleCalculator(models, cutoff, energy_unit="eV", uncertainty_fn=AbsoluteUncertainty())
 

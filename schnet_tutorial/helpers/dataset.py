@@ -27,7 +27,7 @@ from ase.db import connect
 from schnetpack.units import convert_units
 
 from common.runs import SCHNET_DATA_DIR
-from common.settings import fail, first_line
+from common.settings import fail, first_line, say_number
 
 DATA_FILE = SCHNET_DATA_DIR / "ethanol_pbe.xyz.gz"  # the bundled PBE/def2-SVP frames (eV, eV/Å)
 EV_TO_KCAL_PER_MOL = 23.060548
@@ -100,7 +100,7 @@ def building(db_path):
                 fh.write(str(os.getpid()))
             break
         except FileExistsError:
-            if _process_alive(lock):
+            if process_alive(lock):
                 fail(f"another script1 is building {db_path} right now: wait until it has finished")
             lock.unlink(missing_ok=True)  # left by a run that was killed
     try:
@@ -109,7 +109,8 @@ def building(db_path):
         lock.unlink(missing_ok=True)
 
 
-def _process_alive(lock: Path) -> bool:
+def process_alive(lock: Path) -> bool:
+    """True if the process whose id ``lock`` holds runs (and is not this one)."""
     try:
         pid = int(lock.read_text(encoding="utf-8").strip())
         os.kill(pid, 0)
@@ -257,9 +258,19 @@ def split(n_frames: int, n_train: int, n_val: int, n_test: int = 0, seed: int = 
     for training.
     """
     if n_train + n_val + n_test > n_frames or n_train + n_val >= n_frames:
+        (train, a), (val, b), (test, c) = (  # in the running script's own settings, where it has them
+            say_number(n_train, "training frames", "N_TRAIN", "TRAIN_SIZES", "N_LADDER"),
+            say_number(n_val, "validation frames", "N_VAL"),
+            say_number(n_test, "test frames", "N_TEST"),
+        )
+        lower = " or ".join(name for name, n in ((a, n_train), (b, n_val), (c, n_test)) if name and n)
+        if c and not n_test and not a:  # the training frames are what the others leave: none for the test
+            lower = f"set {c} > 0"
+        else:
+            lower = f"lower {lower or 'them'}"
         fail(
-            f"N_TRAIN + N_VAL + N_TEST = {n_train} + {n_val} + {n_test} needs more than the {n_frames} "
-            "frames of the database (and at least one test frame); lower them"
+            f"{train} + {val} + {test} needs more than the {n_frames} frames of the database (and at "
+            f"least one test frame); {lower}"
         )
     perm = np.random.default_rng(seed).permutation(n_frames)
     test, val, pool = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]

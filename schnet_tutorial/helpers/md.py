@@ -101,13 +101,23 @@ def start_geometry(start: str, model_path: Path, seed: int = 0):
     ``atoms.info["reference_forces_eV_A"]`` for check_model's unit check (which removes them).
     """
     if start:
-        file, _, index = str(start).partition("@")
+        start = str(start)
+        file, at, index = start.rpartition("@")
+        if not at or Path(start).is_file():  # no @, or a file with @ in its name: its first frame
+            file, index = start, "0"
         if not Path(file).is_file():
             fail(f"start geometry file not found: {file}")
+        index = {"first": "0", "last": "-1"}.get(index.strip().lower(), index.strip())
+        if not index.lstrip("-").isdigit():
+            fail(
+                f"START {start}: after @ comes the number of one frame (0 the first, -1 or last the last), "
+                f"got @{index}"
+            )
         frames = read_frames(file, ":")
-        k = int(index) if index.strip().lstrip("-").isdigit() else 0
+        k = int(index)
         if not -len(frames) <= k < len(frames):
             fail(f"{file} has {len(frames)} frames (0 to {len(frames) - 1}); got @{index}")
+        k %= len(frames)  # @-1: the last frame, by its number
         check_distances(frames[k], f"{file}, frame {k}")
         return _with_reference(frames[k]), f"{file}, frame {k}"
     folder = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent

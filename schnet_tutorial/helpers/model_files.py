@@ -36,6 +36,8 @@ from common.settings import fail, first_line, quick_settings, warn
 from schnet_tutorial.helpers.dataset import count_frames, database_fingerprint, read_stamp
 
 MODEL_FILE, INFO_FILE = "best_model", "model_info.json"
+# a test force MAE above this fraction of the zero-force guess's: learned nothing / far from usable
+LEARNED_NOTHING, FAR_FROM_USABLE = 0.9, 0.5
 
 
 def new_model_folder(name: str, models_dir=None, runs_dir=None) -> Path:
@@ -103,18 +105,27 @@ def predict_energy_forces(model, inputs, batch_size: int = 250):
 
 
 def save_model_info(
-    model_dir, db_path, train_data, mean_energy_per_atom, settings, results, interrupted=False, learned=True
+    model_dir,
+    db_path,
+    train_data,
+    mean_energy_per_atom,
+    settings,
+    results,
+    interrupted=False,
+    learned=True,
+    usable=True,
 ) -> None:
     """Write model_info.json: units, data (and its fingerprint), elements, settings and test errors
     (``interrupted``: the training was stopped by Ctrl-C; ``learned`` False: no better than guessing
-    zero forces). Written last, it marks the model as finished (newest_model only takes folders that
-    have it, and not those that learned nothing). On a write error the model is kept elsewhere."""
+    zero forces; ``usable`` False: far from usable). Written last, it marks the model as finished
+    (newest_model only takes folders that have it, and not those that learned nothing). On a write
+    error the model is kept elsewhere."""
     info = {
         "model_file": MODEL_FILE, "energy_unit": "eV", "forces_unit": "eV/Ang", "position_unit": "Ang",
         "cutoff_A": settings.get("CUTOFF"), "mean_energy_per_atom_eV": mean_energy_per_atom,
         "database": str(Path(db_path).resolve()), "n_frames": count_frames(db_path),
         "database_fingerprint": database_fingerprint(db_path), "learned": bool(learned),
-        "quick": quick_settings(),
+        "usable": bool(usable), "quick": quick_settings(),
         "data_source": read_stamp(db_path),
         "elements": sorted({int(z) for d in train_data for z in d[P.Z]}),
         "molecules": _formulas(d[P.Z].tolist() for d in train_data),
@@ -148,15 +159,16 @@ def newest_model(models_dir=MODELS_DIR) -> Path:
 def _finished_models(models_dir) -> list[Path]:
     """The model files of finished trainings in ``models_dir`` that learned something."""
     found = [p / MODEL_FILE for p in Path(models_dir).glob("*") if (p / INFO_FILE).is_file()]
-    return [p for p in found if p.is_file() and _model_info(p.parent).get("learned", True)]
+    return [p for p in found if p.is_file() and model_info(p.parent).get("learned", True)]
 
 
 def _finished_time(model_file: Path) -> float:
     return (model_file.parent / INFO_FILE).stat().st_mtime
 
 
-def load_model(path, device: str = "cpu"):
+def load_model(path, device: str = "cpu", remedy: str = ""):
     """A SchNetPack model file (or its folder) that predicts energy and forces, in eval mode.
+    ``remedy``: what to do if it is missing or broken (default: script2's advice, for script2's models).
 
     Model files are pickles: only load files you trust.
     """
@@ -165,9 +177,10 @@ def load_model(path, device: str = "cpu"):
         path = path / MODEL_FILE
     if not path.is_file():
         fail(
-            f"model file not found: {path} (train one with script2_train_schnet.py, or give --model-file "
-            "PATH to a SchNetPack model file)"
-        )
+            f"model file not found: {path} ("
+            + (remedy or "train one with script2_train_schnet.py, or give --model-file PATH to a SchNetPack "
+               "model file") + ")"
+        )  # fmt: skip
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -177,7 +190,8 @@ def load_model(path, device: str = "cpu"):
         older = f"; an older model: --model-file {shown(max(others, key=_finished_time))}" if others else ""
         fail(
             f"{path} is not a SchNetPack model file, or it is broken (e.g. cut off by a full disk; "
-            f"{type(exc).__name__}: {first_line(exc)}): train it again, or delete its folder{older}"
+            f"{type(exc).__name__}: {first_line(exc)}): "
+            + (remedy or f"train it again, or delete its folder{older}")
         )
     if isinstance(model, spk.task.AtomisticTask):
         model = model.model
@@ -222,7 +236,8 @@ def _formulas(numbers_of_frames, most: int = 20):
     return sorted(found)
 
 
-def _model_info(folder) -> dict:
+def model_info(folder) -> dict:
+    """A model folder's model_info.json, or {} if it has none (or it is unreadable)."""
     try:
         return json.loads((Path(folder) / INFO_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -234,7 +249,7 @@ def model_elements(model_path):
     where that comes from), or (None, None, None) if unknown: script2's model_info.json, or the
     database named in spktrain's config.yaml (data.datapath, its first 1000 frames)."""
     folder = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
-    info = _model_info(folder)
+    info = model_info(folder)
     if info.get("elements"):
         return {int(z) for z in info["elements"]}, info.get("molecules"), INFO_FILE
     try:
@@ -258,7 +273,8 @@ def check_model(model_path, model, atoms, energy_unit: str = "eV", what: str = "
       are few and known; unknown elements (a foreign model) give a warning;
     - units: if ``atoms`` carries reference forces (start_geometry: from the data file, eV/Å) and a
       calculator, the model's forces must not differ from them by a unit conversion factor;
-    - a model whose training was interrupted (Ctrl-C) gives a warning.
+    - a model whose training was interrupted (Ctrl-C), or that learned nothing or is far from
+      usable (warn_if_poor), gives a warning.
     """
     folder = Path(model_path) if Path(model_path).is_dir() else Path(model_path).parent
     label, formula = shown(folder), atoms.get_chemical_formula()
@@ -289,7 +305,7 @@ def check_model(model_path, model, atoms, energy_unit: str = "eV", what: str = "
             "molecule it never saw: use a model trained on it (MODEL_FILE, --model-file) or a start geometry "
             f"of {molecules[0]} (START, --start)"
         )
-    info = _model_info(folder)
+    info = model_info(folder)
     if info.get("quick"):
         warn(
             f"the model {label} was trained with the reduced settings (--quick): a quick look, not a result "
@@ -301,9 +317,36 @@ def check_model(model_path, model, atoms, energy_unit: str = "eV", what: str = "
             f"the training of the model {label} was interrupted (Ctrl-C) after {done} of {planned} epochs: "
             "it may be undertrained"
         )
+    warn_if_poor(label, info)
     reference = atoms.info.pop("reference_forces_eV_A", None)
     if reference is not None and atoms.calc is not None:
         check_units(atoms.get_forces(), np.asarray(reference), energy_unit)
+
+
+def quality(info: dict) -> str:
+    """The verdict of a model_info.json: "learned nothing", "is far from usable", or "" (fine, unknown)."""
+    results = info.get("results", {})
+    mae, zero = results.get("force_mae_kcal_mol_A"), results.get("zero_force_mae_kcal_mol_A")
+    if not (mae and zero):
+        return ""
+    if info.get("learned") is False or mae >= LEARNED_NOTHING * zero:
+        return "learned nothing"
+    return "is far from usable" if info.get("usable") is False or mae >= FAR_FROM_USABLE * zero else ""
+
+
+def warn_if_poor(label: str, info: dict) -> None:
+    """One warning line if model_info.json says (or its test errors show) that the model learned
+    nothing or is far from usable: what it computes then means little."""
+    what = quality(info)
+    if not what:
+        return
+    results = info["results"]
+    mae, zero = results["force_mae_kcal_mol_A"], results["zero_force_mae_kcal_mol_A"]
+    what = "learned nothing (script2 refused it)" if what == "learned nothing" else what
+    warn(
+        f"the model {label} {what}: test force MAE {mae:.3g} kcal/mol/Å against {zero:.3g} for guessing zero "
+        "forces; what it computes here means little: use a better trained model (script2, --model-file)"
+    )
 
 
 def check_units(forces, reference, energy_unit: str) -> None:

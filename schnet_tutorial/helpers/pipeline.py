@@ -33,7 +33,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from common.mlp import count_parameters
 from common.runs import DATABASE, log_hparams
-from common.settings import check, fail, warn
+from common.settings import QUICK, check, fail, own, quick_settings, warn
+from common.training import too_little_training
 from schnet_tutorial.helpers import model_files
 from schnet_tutorial.helpers.dataset import EV_TO_KCAL_PER_MOL, load_inputs
 
@@ -78,7 +79,13 @@ REPRESENTATIONS = {  # MODEL -> SchNetPack's representation
     "so3net": spk.representation.SO3net,
 }
 SO3NET_LMAX = 2  # SO3net's highest angular order of its features (spherical harmonics up to l = 2)
-LEARNED_NOTHING = 0.9  # a test force MAE above this fraction of the zero-force guess's: nothing learned
+# A model's test force MAE as a fraction of the zero-force guess's (about 19.5 kcal/mol/Å on ethanol):
+# above LEARNED_NOTHING it learned nothing (refused); above FAR_FROM_USABLE (about 10 kcal/mol/Å, 20
+# times the error of script2's minute, which reaches ~0.03) it is far from usable: kept, marked in
+# model_info.json, and said by script2 and by every script that loads it.
+LEARNED_NOTHING = model_files.LEARNED_NOTHING
+LONGEST_BOND_A = 1.52  # ethanol's longest bond (C-C, Å): a CUTOFF below it cuts bonds out of the messages
+FAR_FROM_USABLE = model_files.FAR_FROM_USABLE
 
 
 def prepare(db_path, cutoff: float, train_idx, val_idx, test_idx):
@@ -136,6 +143,47 @@ def build_task(s: dict, model):
         scheduler_cls=torch.optim.lr_scheduler.CosineAnnealingLR if s["LR_SCHEDULE"] == "cosine" else None,
         scheduler_args={"T_max": s["EPOCHS"], "eta_min": s["LR_FINAL"] * s["LEARNING_RATE"]},
     )
+
+
+def learning_rate_line(s: dict) -> str:
+    """What the learning rate does, in numbers: LR_FINAL is a fraction of LEARNING_RATE."""
+    if s["LR_SCHEDULE"] == "constant":
+        return f"learning rate {s['LEARNING_RATE']:g}, constant"
+    final = s["LR_FINAL"] * s["LEARNING_RATE"]
+    return (
+        f"learning rate {s['LEARNING_RATE']:g} falling along a cosine to {final:.3g} (LR_FINAL = "
+        f"{s['LR_FINAL']:g} x LEARNING_RATE) over {s['EPOCHS']} epochs"
+    )
+
+
+def warn_unused(s: dict, script: str = "script2_train_schnet") -> None:
+    """One warning line per setting changed from its default (or its --quick value) that the chosen
+    MODEL or LR_SCHEDULE does not use (finish leaves them out of the record)."""
+    default = {**DEFAULTS, **(QUICK.get(script, {}) if quick_settings() else {})}
+    if s["MODEL"] != "schnet" and s["N_FILTERS"] != default["N_FILTERS"]:
+        warn(
+            f"N_FILTERS = {s['N_FILTERS']} is ignored: only SchNet has continuous-filter widths, MODEL = "
+            f"{s['MODEL']!r} does not (its width is N_FEATURES); use MODEL = 'schnet' to vary it"
+        )
+    if s["LR_SCHEDULE"] == "constant" and s["LR_FINAL"] != default["LR_FINAL"]:
+        warn(
+            f"LR_FINAL = {s['LR_FINAL']:g} is ignored: with LR_SCHEDULE = 'constant' the learning rate stays "
+            f"LEARNING_RATE = {s['LEARNING_RATE']:g}; LR_FINAL is for LR_SCHEDULE = 'cosine'"
+        )
+
+
+def budget_stopped(budget_s: float, epochs: int, trainer, interrupted: bool) -> bool:
+    """True, and one warning line, if the time budget (TIME_BUDGET_S) stopped the training before its
+    EPOCHS were done (not Ctrl-C)."""
+    planned = epochs * trainer.num_training_batches
+    if not budget_s or interrupted or trainer.global_step >= planned:
+        return False
+    warn(
+        f"the time budget (TIME_BUDGET_S = {budget_s:g} s) stopped the training after {trainer.global_step} "
+        f"of {planned} optimizer steps (epoch {trainer.current_epoch} of {epochs}): the best model so far is "
+        "tested and saved; raise TIME_BUDGET_S, or set it to 0 to train all EPOCHS"
+    )
+    return True
 
 
 class SettingsLogger(TensorBoardLogger):
@@ -206,7 +254,8 @@ def best_loss(checkpoint, trainer, interrupted: bool, model_dir, remove: bool = 
             f"no validation ran in {trainer.current_epoch} epochs: nothing was saved; make VAL_EVERY "
             "at most EPOCHS"
         )
-    fail(f"training diverged (validation loss {best}): nothing was saved; lower LEARNING_RATE")
+    rate = own("LEARNING_RATE", "the learning rate")  # (script4-6 train at script2's rate)
+    fail(f"training diverged (validation loss {best}): nothing was saved; lower {rate}")
 
 
 def test_model(model_file, test_data):
@@ -226,14 +275,45 @@ def test_model(model_file, test_data):
     return (e_pred, f_pred), (e_ref, f_ref), errors
 
 
+def what_to_change(s: dict, results: dict, n_train: int) -> str:
+    """Why a model learned (too) little and what to change, cause first, named as the running script
+    names its settings (``common.settings.own``: script4-6 have no EPOCHS, their workers none at all):
+    a time budget that stopped it, a CUTOFF shorter than the bonds, too few optimizer steps (their
+    count), a learning rate far from the default; else more training."""
+    if results.get("stopped_by_time_budget"):
+        return f"raise {own('TIME_BUDGET_S', 'the time budget')} (it stopped the training early)"
+    s = {**DEFAULTS, **s}
+    epochs = results.get("epochs_done", s["EPOCHS"])
+    steps = results.get("steps") or epochs * math.ceil(n_train / s["BATCH_SIZE"])
+    causes = too_little_training(
+        steps, n_train, s["BATCH_SIZE"], s["LEARNING_RATE"], DEFAULTS["LEARNING_RATE"], epochs, s["EPOCHS"],
+        s.get("TIME_BUDGET_S", 0.0),
+    )  # fmt: skip
+    if s["CUTOFF"] < LONGEST_BOND_A:
+        cutoff = own("CUTOFF", "the cutoff")
+        causes.insert(
+            0,
+            f"{cutoff} = {s['CUTOFF']:g} Å is shorter than the C-C bond ({LONGEST_BOND_A} Å): atoms see too "
+            f"few neighbours; raise {cutoff} (default {DEFAULTS['CUTOFF']:g} Å)",
+        )
+    more, frames = own("EPOCHS", own("STEPS", "optimizer steps")), own("N_TRAIN", "training frames")
+    return "; ".join(causes) or f"train longer (more {more}) or on more frames ({frames})"
+
+
 def finish(model_dir, db_path, train_data, mean_per_atom, settings, results, interrupted=False, logger=None):
     """The model's bookkeeping: model_info.json (which marks it finished) and, with ``logger``,
     TensorBoard's HPARAMS row. A model that learned nothing (test force error no better than
-    guessing zero forces: a too large LEARNING_RATE, a CUTOFF shorter than the bonds) is marked so,
-    never becomes the newest model for the next script, and stops the script with one line."""
-    learned = results["force_mae_kcal_mol_A"] < LEARNED_NOTHING * results["zero_force_mae_kcal_mol_A"]
+    guessing zero forces: a too large LEARNING_RATE, a CUTOFF shorter than the bonds, a training
+    stopped early) is marked so, never becomes the newest model for the next script, and stops the
+    script with one line; one far from usable (FAR_FROM_USABLE) is marked and said in one line.
+    Settings the model did not use (N_FILTERS of a PaiNN, LR_FINAL of a constant rate) are left out."""
+    zero_force = results["zero_force_mae_kcal_mol_A"]
+    learned = results["force_mae_kcal_mol_A"] < LEARNED_NOTHING * zero_force
+    usable = results["force_mae_kcal_mol_A"] < FAR_FROM_USABLE * zero_force
     if settings.get("MODEL") != "schnet":
         settings = {k: v for k, v in settings.items() if k != "N_FILTERS"}  # SchNet's alone
+    if settings.get("LR_SCHEDULE") == "constant":
+        settings = {k: v for k, v in settings.items() if k != "LR_FINAL"}  # the cosine's alone
     if logger is not None:
         metrics = {
             "test/energy_MAE_kcal_per_mol": results["energy_mae_kcal_mol"],
@@ -241,16 +321,23 @@ def finish(model_dir, db_path, train_data, mean_per_atom, settings, results, int
         }
         logger.log_hyperparams(settings, metrics)
     model_files.save_model_info(
-        model_dir, db_path, train_data, mean_per_atom, settings, results, interrupted, learned
+        model_dir, db_path, train_data, mean_per_atom, settings, results, interrupted, learned, usable
     )
     if not learned:
         fail(
             f"the model learned nothing: test force MAE {results['force_mae_kcal_mol_A']:.3g} kcal/mol/Å, no "
-            f"better than guessing zero forces ({results['zero_force_mae_kcal_mol_A']:.3g}); it is kept in "
-            f"{model_dir} but not used by the next scripts; lower LEARNING_RATE or raise CUTOFF (Å, > the "
-            "longest bond)",
+            f"better than guessing zero forces ({zero_force:.3g}); it is kept in "
+            f"{model_dir} but not used by the next scripts; "
+            + what_to_change(settings, results, len(train_data)),
             code=1,
-        )
+        )  # fmt: skip
+    if not usable:
+        warn(
+            f"the model is far from usable: test force MAE {results['force_mae_kcal_mol_A']:.3g} kcal/mol/Å, "
+            f"{results['force_mae_kcal_mol_A'] / zero_force:.0%} of guessing zero forces ({zero_force:.3g}); "
+            "it is saved and marked so, and the next scripts say so when they use it; "
+            + what_to_change(settings, results, len(train_data))
+        )  # fmt: skip
     if interrupted:
         warn(
             f"training interrupted (Ctrl-C) after {results['epochs_done']} of {settings['EPOCHS']} epochs: "

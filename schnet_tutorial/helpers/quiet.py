@@ -8,6 +8,8 @@ __init__ in a notebook kernel.
 """
 
 import logging
+import os
+import sys
 import warnings
 
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
@@ -24,3 +26,11 @@ for _message in (
     warnings.filterwarnings("ignore", message=_message)
 for _name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
     logging.getLogger(_name).setLevel(logging.WARNING)  # "GPU available: False", tips, ...
+
+# A training on several devices (DEVICES or NUM_NODES > 1) runs the whole script once per process:
+# only the first process (rank 0) speaks; the others' output would repeat it, or, about the files
+# only the first one writes, be wrong. (Their errors on stderr still show.)
+from pytorch_lightning.utilities.rank_zero import rank_zero_only  # noqa: E402
+
+if rank_zero_only.rank != 0:
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115  (for the life of the process)

@@ -10,16 +10,23 @@ trainings; ``run_all`` runs a list of them (``pipeline.train`` each):
 - each result is a model folder (best_model, model_info.json as script2 writes it, result.json)
   named after its settings, under the calling script's results folder. A rerun reuses every
   finished folder; ``force=True`` recomputes. An interrupted training leaves no result.json and
-  is redone next time.
+  is redone next time; so is a folder whose model file was deleted;
+- two runs at once (two script6, or script5 and script6 sharing a training) never train into the
+  same folder: a lock file per folder (.<folder>.lock, the process id) makes the second wait for the
+  first's result and reuse it; Ctrl-C stops every worker and says, in one line, what is kept.
 """
 
 from schnet_tutorial.helpers import pipeline  # isort: skip (first: it quiets SchNetPack's import)
+import contextlib
 import hashlib
 import json
+import os
 import queue
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stderr, redirect_stdout
@@ -27,7 +34,8 @@ from pathlib import Path
 
 from common.runs import DATABASE
 from common.settings import fail
-from schnet_tutorial.helpers.dataset import read_stamp
+from schnet_tutorial.helpers.dataset import process_alive, read_stamp
+from schnet_tutorial.helpers.model_files import MODEL_FILE, shown
 from schnet_tutorial.helpers.pipeline import DEFAULTS
 
 INDEX_KEYS = ("train_idx", "val_idx", "test_idx")  # a training's frames, beside its settings
@@ -55,6 +63,13 @@ def serve() -> None:
     then say DONE folder on stdout. One process trains many: Python, PyTorch and SchNetPack take
     seconds to import, more than a small training."""
     reply = sys.stdout
+    try:
+        _serve(reply)
+    except KeyboardInterrupt:  # Ctrl-C between two trainings: the script says what is kept
+        raise SystemExit(130) from None
+
+
+def _serve(reply) -> None:
     for line in sys.stdin:
         folder = Path(line.strip())
         with (
@@ -108,10 +123,44 @@ def folder_of(base: Path, s: dict) -> Path:
 
 
 def load_result(folder: Path) -> dict | None:
+    """A finished training's result, or None (unfinished, or its model file was deleted: train again)."""
     try:
-        return json.loads((Path(folder) / RESULT_FILE).read_text(encoding="utf-8"))
+        result = json.loads((Path(folder) / RESULT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return result if (Path(folder) / MODEL_FILE).is_file() else None
+
+
+@contextlib.contextmanager
+def claimed(folder: Path, stop: threading.Event | None = None):
+    """Only one process trains ``folder`` at a time: a lock file beside it (.<name>.lock) holds this
+    process's id while the block runs. Another live process's lock is waited for (its result is then
+    reused); the lock of a process that is gone is taken over."""
+    lock = folder.parent / f".{folder.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    said = False
+    while True:
+        try:
+            with open(lock, "x", encoding="utf-8") as fh:
+                fh.write(str(os.getpid()))
+            break
+        except FileExistsError:
+            if not process_alive(lock):
+                lock.unlink(missing_ok=True)  # left by a run that was killed
+                continue
+            if not said:
+                print(f"  waiting: another run is training {folder.name} ({shown(lock)})", flush=True)
+                said = True
+            if stop.wait(1.0) if stop is not None else time.sleep(1.0):
+                raise Interrupted(folder.name) from None  # this run is stopping
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+class Interrupted(Exception):
+    """A worker's training was interrupted (Ctrl-C), or the run is being stopped."""
 
 
 class Worker:
@@ -124,13 +173,16 @@ class Worker:
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
             )
 
-    def train(self, folder: Path, s: dict) -> dict:
+    def train(self, folder: Path, s: dict, stop: threading.Event) -> dict:
         if folder.exists():
             shutil.rmtree(folder)  # unfinished (or recomputed with force)
         folder.mkdir(parents=True)
         (folder / SETTINGS_FILE).write_text(json.dumps(s), encoding="utf-8")
-        self.process.stdin.write(f"{folder}\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(f"{folder}\n")
+            self.process.stdin.flush()
+        except OSError:  # the worker has ended: Ctrl-C reached it first, or it crashed (below)
+            pass
         for line in self.process.stdout:  # until the worker says it is done (or ends)
             if line.startswith(DONE):
                 break
@@ -144,6 +196,8 @@ class Worker:
             )
             errors = [line for line in lines if line.startswith("error:")]
             last = (errors or lines or ["the worker process ended"])[-1]
+            if stop.is_set() or "interrupted (Ctrl-C)" in last or self.process.poll() in (130, -2):
+                raise Interrupted(folder.name)  # Ctrl-C (it reached the worker first), or stopping
             fail(f"a training failed ({folder.name}): {last}; log: {log}")
         return result
 
@@ -178,29 +232,51 @@ def run_all(trainings: dict, base, workers: int = 2, force: bool = False, say=No
     if not todo:
         return {name: done[folder] for name, folder in places.items()}
     Path(base).mkdir(parents=True, exist_ok=True)
-    idle = queue.Queue()
+    idle, stop = queue.Queue(), threading.Event()
     workers = [Worker(Path(base) / f"worker{k}.log") for k in range(max(1, min(workers, len(todo))))]
     for worker in workers:
         idle.put(worker)
 
     def job(folder):
-        worker = idle.get()
-        try:
-            result = worker.train(folder, _plain(trainings[first[folder]]))
-        finally:
-            idle.put(worker)
+        if stop.is_set():
+            raise Interrupted(folder.name)
+        with claimed(folder, stop):  # another run training it: wait, then reuse its result
+            if not force and (result := load_result(folder)) is not None:
+                if say:
+                    say(first[folder], result, folder, True)
+                return result
+            worker = idle.get()
+            try:
+                result = worker.train(folder, _plain(trainings[first[folder]]), stop)
+            finally:
+                idle.put(worker)
         if say:
             say(first[folder], result, folder, False)
         return result
 
+    pool = ThreadPoolExecutor(max_workers=len(workers))
     try:
-        with ThreadPoolExecutor(max_workers=len(workers)) as pool:
-            done.update(zip(todo, pool.map(job, todo)))
-    except BaseException:  # an error, or Ctrl-C (in a notebook it reaches only this process)
+        futures = [pool.submit(job, folder) for folder in todo]
+        done.update((folder, future.result()) for folder, future in zip(todo, futures))
+    except (KeyboardInterrupt, Interrupted):  # Ctrl-C (in a notebook it reaches only this process)
+        stop.set()
+        for worker in workers:
+            worker.process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        kept = sum(load_result(folder) is not None for folder in first)
+        fail(
+            f"interrupted (Ctrl-C): the {kept} finished trainings are kept in {shown(base)}; run the script "
+            "again to continue (it reuses them)",
+            130,
+        )
+    except BaseException:  # an error: the other trainings stop too
+        stop.set()
         for worker in workers:
             worker.process.terminate()
         raise
     finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
         for worker in workers:
             worker.stop()
     return {name: done[folder] for name, folder in places.items()}

@@ -32,6 +32,7 @@ CHECKS = {
     "script5_uncertainty": [1, 2, 3],
     "script6_active_learning": [1, 2, 3],
     "script7_vibrations": [1, 2],
+    "script8_foundation_model": [2],
 }
 
 

@@ -30,11 +30,11 @@ def seeds(quick):
 # Time: 5 min
 # Practises: reading training and unseen errors; what overfitting looks like in numbers
 # Checked by: tests/test_solutions_lj.py
-# Change: none: ``python lj_1_overfit.py`` and read its lines ``seed k: MSE (epsilon^2) ...``.
-# Answer (measured 2026-12-06 on the 2-core VM): the training MSE is 3e-16 to 2e-14 epsilon^2, the
-#    interpolation MSE 0.61 to 0.74 epsilon^2: 13 to 15 orders of magnitude more, for every seed. The
-#    extrapolation MSE (1.6 to 3.6 epsilon^2) is larger still, also for every seed. That the unseen
-#    errors are many orders of magnitude above the training error, and extrapolation the worst, holds
+# Change: none: ``python lj_1_overfit.py`` and read its lines ``seed k: MSE (:math:`\varepsilon^2`) ...``.
+# Answer (measured 2026-12-06 on the 2-core VM): the training MSE is 3e-16 to 2e-14 :math:`\varepsilon^2`, the
+#    interpolation MSE 0.61 to 0.74 :math:`\varepsilon^2`: 13 to 15 orders of magnitude more, for every seed.
+#    The extrapolation MSE (1.6 to 3.6 :math:`\varepsilon^2`) is larger still, also for every seed. That the
+#    unseen errors are many orders of magnitude above the training error, and extrapolation the worst, holds
 #    on any machine and seed.
 # Why: 6,601 parameters can pass through 10 points in countless ways; nothing in the cost says what
 #    to do between or beyond them, so each seed's fit does something different there.
@@ -62,11 +62,11 @@ def exercise_1(out=None, quick=False):
 # Practises: what more data does to an overfitting model
 # Checked by: tests/test_solutions_lj.py
 # Change: ``python lj_1_overfit.py --n-train 20`` (or N_TRAIN = 20 at the top)
-# Answer (measured 2026-12-06 on the 2-core VM): the largest interpolation MSE over the 5 seeds falls
-#    from 0.74 to 0.086 epsilon^2 (8.6 times lower). The extrapolation MSE falls too (largest 3.6 ->
-#    0.90 epsilon^2) but stays 4 to 10 times above the interpolation MSE: beyond r = 2 sigma the fits
-#    still go astray. The training MSE rises from at most 2e-14 to at most 6e-4 epsilon^2 (four seeds
-#    below 4e-6): 20 points are harder to memorise in 600 epochs. That the interpolation MSE falls
+# Answer (measured 2026-12-06 on the 2-core VM): the largest interpolation MSE over the 5 seeds falls from
+#    0.74 to 0.086 :math:`\varepsilon^2` (8.6 times lower). The extrapolation MSE falls too (largest 3.6 ->
+#    0.90 :math:`\varepsilon^2`) but stays 4 to 10 times above the interpolation MSE: beyond r = 2 sigma the
+#    fits still go astray. The training MSE rises from at most 2e-14 to at most 6e-4 :math:`\varepsilon^2`
+#    (four seeds below 4e-6): 20 points are harder to memorise in 600 epochs. That the interpolation MSE falls
 #    several-fold and extrapolation stays worse holds on any machine and seed.
 # Why: twice as many points halve the gaps in which the fit can wander; beyond the last point there
 #    are still no data at all.
@@ -89,10 +89,10 @@ def exercise_2(out=None, quick=False):
 # Checked by: tests/test_solutions_lj.py
 # Change: ``python lj_1_overfit.py --noise 0.1`` (noise of 0.1 epsilon on the 10 training energies)
 # Answer (measured 2026-12-06 on the 2-core VM): the training MSE stays tiny (at most 1.2e-15
-#    epsilon^2, 13 orders of magnitude below the noise's own variance 0.01 epsilon^2): the network
-#    passes through the noisy points as well. The interpolation MSE is about the same (largest 0.74 ->
-#    0.72 epsilon^2): with 10 points the model's wandering between them dwarfs a noise of 0.1. That
-#    the training MSE stays orders of magnitude below 0.01 holds on any machine and seed.
+#    :math:`\varepsilon^2`, 13 orders of magnitude below the noise's own variance 0.01 :math:`\varepsilon^2`):
+#    the network passes through the noisy points as well. The interpolation MSE is about the same (largest
+#    0.74 -> 0.72 :math:`\varepsilon^2`): with 10 points the model's wandering between them dwarfs a noise of
+#    0.1. That the training MSE stays orders of magnitude below 0.01 holds on any machine and seed.
 # Why: with 6,601 parameters nothing stops the fit from following every wobble of the data; a
 #    training MSE far below the noise level is itself a sign of overfitting.
 
@@ -115,11 +115,12 @@ def exercise_3(out=None, quick=False):
 # Checked by: tests/test_solutions_lj.py
 # Change: the class ``MorseDataset`` below (the three methods of slide 3), then lj_1's data, model and
 #    loop on it: in the lesson replace ``LJDataset(...)`` by ``MorseDataset(...)`` in cell 1.
-# Answer (measured 2026-12-06 on the 2-core VM, 5 seeds, lj_1's settings): on the Morse potential the
-#    same network memorises the 10 points as well (training MSE <= 6e-16 epsilon^2) and again fails on
-#    the unseen points: interpolation MSE 0.22 to 0.27 epsilon^2, extrapolation up to 1.3 epsilon^2
-#    (Lennard-Jones, seed 0, the same loop: 0.72, as the lesson prints). Unseen errors many orders of
-#    magnitude above the training error, extrapolation the worst: this holds on any machine and seed.
+# Answer (measured 2026-12-06 on the 2-core VM, 5 seeds, lj_1's settings): on the Morse potential the same
+#    network memorises the 10 points as well (training MSE <= 6e-16 :math:`\varepsilon^2`) and again fails on
+#    the unseen points: interpolation MSE 0.22 to 0.27 :math:`\varepsilon^2`, extrapolation up to 1.3
+#    :math:`\varepsilon^2` (Lennard-Jones, seed 0, the same loop: 0.72, as the lesson prints). Unseen errors
+#    many orders of magnitude above the training error, extrapolation the worst: this holds on any machine and
+#    seed.
 # Why: the network knows nothing about Lennard-Jones; it is a flexible function that 6,601
 #    parameters bend through whatever 10 points it is given.
 

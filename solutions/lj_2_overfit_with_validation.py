@@ -20,11 +20,11 @@ from solutions import main
 # Practises: reading loss curves; what early stopping keeps
 # Checked by: tests/test_solutions_lj.py
 # Change: none: read lj_2_loss_curves.png and the printed line ``stopped early after epoch ...``.
-# Answer (measured 2026-12-06 on the 2-core VM): the best validation epoch is 131 (validation MSE
-#    0.052 epsilon^2); training stopped after epoch 281 = 131 + PATIENCE (150). The training MSE at
-#    the best epoch is 1.0e-3 epsilon^2, already below the noise's variance 0.05^2 = 2.5e-3: the model
-#    has begun to follow the noise. "Stop = best + PATIENCE" holds on any machine; the epochs
-#    themselves may shift a little with another PyTorch build.
+# Answer (measured 2026-12-06 on the 2-core VM): the best validation epoch is 131 (validation MSE 0.052
+#    :math:`\varepsilon^2`); training stopped after epoch 281 = 131 + PATIENCE (150). The training MSE at the
+#    best epoch is 1.0e-3 :math:`\varepsilon^2`, already below the noise's variance
+#    :math:`0.05^2 = 2.5 \cdot 10^{-3}`: the model has begun to follow the noise. "Stop = best + PATIENCE"
+#    holds on any machine; the epochs themselves may shift a little with another PyTorch build.
 # Why: the loop keeps going PATIENCE epochs past the best one in case the validation loss falls
 #    again; it did not, so the weights of epoch 131 come back.
 
@@ -63,10 +63,10 @@ def exercise_1(out=None, quick=False):
 # Practises: overfitting needs something to overfit: noise
 # Checked by: tests/test_solutions_lj.py
 # Change: ``python lj_2_overfit_with_validation.py --noise 0`` (exact energies)
-# Answer (measured 2026-12-06 on the 2-core VM): training goes on longer: the best validation epoch
-#    is 492 instead of 131 (stop after 642 instead of 281), and the best validation MSE is 3.8 times
-#    lower, 0.014 instead of 0.052 epsilon^2. It still stops early: the training MSE reaches 1.2e-5
-#    epsilon^2 while the validation MSE stays at 0.014. Later and lower holds on any machine.
+# Answer (measured 2026-12-06 on the 2-core VM): training goes on longer: the best validation epoch is 492
+#    instead of 131 (stop after 642 instead of 281), and the best validation MSE is 3.8 times lower, 0.014
+#    instead of 0.052 :math:`\varepsilon^2`. It still stops early: the training MSE reaches 1.2e-5
+#    :math:`\varepsilon^2` while the validation MSE stays at 0.014. Later and lower holds on any machine.
 # Why: noise is one thing to overfit, not the only one: with 36 points and 6,601 parameters the
 #    network can still pass through the points and wander in the gaps between them (as in lj_1).
 
@@ -91,15 +91,14 @@ def exercise_2(out=None, quick=False):
 # Change: the function ``test_errors`` below, or at the end of the lesson:
 #    ``r, e = data[test_set.indices]; print(((predict(model, r) - lj_energy(r)) ** 2).mean())``,
 #    the test MSE against the exact energies E(r) instead of the noisy ones.
-# Answer (measured 2026-12-06 on the 2-core VM): against the noisy energies 0.0215 epsilon^2 (the
-#    lesson's number), against the exact ones 0.0229; the noise of the 12 test energies is only
-#    0.0019 epsilon^2. So the test MSE is almost all the model's own error, and most of it sits at one
-#    point: r = 2.86 sigma gives 73 % of the squared error. That the noise is a small part holds on
-#    any machine.
-# Why: r = 2.86 sigma lies in the widest gap between training points at that end (2.78 to 2.99
-#    sigma), where the fit wanders (an error of about 0.45 epsilon) although E is nearly flat. The
-#    noise adds its variance, 0.05^2 = 0.0025 epsilon^2 on average, to any test MSE: no model can
-#    score below it.
+# Answer (measured 2026-12-06 on the 2-core VM): against the noisy energies 0.0215 :math:`\varepsilon^2` (the
+#    lesson's number), against the exact ones 0.0229; the noise of the 12 test energies is only 0.0019
+#    :math:`\varepsilon^2`. So the test MSE is almost all the model's own error, and most of it sits at one
+#    point: r = 2.86 sigma gives 73 % of the squared error. That the noise is a small part holds on any
+#    machine.
+# Why: r = 2.86 sigma lies in the widest gap between training points at that end (2.78 to 2.99 sigma), where
+#    the fit wanders (an error of about 0.45 epsilon) although E is nearly flat. The noise adds its variance,
+#    :math:`0.05^2 = 0.0025` :math:`\varepsilon^2` on average, to any test MSE: no model can score below it.
 
 
 def test_errors(data, test_set, model):

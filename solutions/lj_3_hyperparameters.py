@@ -24,13 +24,12 @@ run = functools.cache(run_lesson)  # a run that several exercises need is done o
 # Practises: what a one-hot descriptor can and cannot represent
 # Checked by: tests/test_solutions_lj.py
 # Change: ``python lj_3_hyperparameters.py --descriptor one_hot`` (DESCRIPTOR = "one_hot")
-# Answer (measured 2026-12-06 on the 2-core VM): the energy becomes a staircase of 40 steps and the
-#    force by autograd is zero everywhere (flat inside each bin; autograd does not see the steps); the
-#    test MSE rises from 2.6e-5 to 1.1e-2 epsilon^2, 440 times (2.6 orders of magnitude), and early
-#    stopping ends the run at epoch 141 (best 41). That one-hot is orders of magnitude worse holds on any
-#    machine.
+# Answer (measured 2026-12-06 on the 2-core VM): the energy becomes a staircase of 40 steps and the force by
+#    autograd is zero everywhere (flat inside each bin; autograd does not see the steps); the test MSE rises
+#    from 2.6e-5 to 1.1e-2 :math:`\varepsilon^2`, 440 times (2.6 orders of magnitude), and early stopping ends
+#    the run at epoch 141 (best 41). That one-hot is orders of magnitude worse holds on any machine.
 # Why: a one-hot code tells the network only which of the 40 bins r falls in: the model's energy is
-#    one number per bin, a staircase, and its force -dE/dr is zero inside every bin.
+#    one number per bin, a staircase, and its force :math:`-dE/dr` is zero inside every bin.
 
 
 def shorter(quick):
@@ -55,11 +54,11 @@ def exercise_1(out=None, quick=False):
 # Change: ``python lj_3_hyperparameters.py --activation relu``; look at the force panel of lj_3_fit.png.
 #    The code below measures the jumps: lj_3's fit with each activation, then the force by autograd
 #    on 2,001 points 0.001 sigma apart.
-# Answer (measured 2026-12-06 on the 2-core VM): the energy is about as good (the lesson prints a test
-#    MSE of 2.3e-5 epsilon^2 with ReLU, 2.6e-5 with GELU), but the force is jagged: the largest jump of
-#    the force error between neighbouring points is 3.0 epsilon/sigma with ReLU, 0.16 with GELU (19
-#    times less), and the mean force error 0.35 vs 0.082 epsilon/sigma. ReLU's force jumping, GELU's
-#    not, holds on any machine.
+# Answer (measured 2026-12-06 on the 2-core VM): the energy is about as good (the lesson prints a test MSE of
+#    2.3e-5 :math:`\varepsilon^2` with ReLU, 2.6e-5 with GELU), but the force is jagged: the largest jump of
+#    the force error between neighbouring points is 3.0 epsilon/sigma with ReLU, 0.16 with GELU (19 times
+#    less), and the mean force error 0.35 vs 0.082 epsilon/sigma. ReLU's force jumping, GELU's not, holds on
+#    any machine.
 # Why: a ReLU network is piecewise linear in its inputs; its derivative, the force, jumps wherever a
 #    neuron switches on or off. GELU is smooth, and so is its force. MD integrates the force: jumps in
 #    it do not conserve energy.
@@ -99,10 +98,10 @@ def exercise_2(out=None, quick=False):
 # Practises: plain gradient descent vs Adam at the same learning rate (slide 12 ahead)
 # Checked by: tests/test_solutions_lj.py
 # Change: ``python lj_3_hyperparameters.py --optimizer sgd`` (plain mini-batch SGD, lr 1e-3)
-# Answer (measured 2026-12-06 on the 2-core VM): far worse: test MSE 0.11 epsilon^2 instead of 2.6e-5
-#    (4,000 times); its training MSE ends at 0.13 epsilon^2 (Adam: 2.5e-5), and in TensorBoard its
-#    curves stay orders of magnitude above Adam's. Which one wins, by orders of magnitude, holds on any
-#    machine.
+# Answer (measured 2026-12-06 on the 2-core VM): far worse: test MSE 0.11 :math:`\varepsilon^2` instead of
+#    2.6e-5 (4,000 times); its training MSE ends at 0.13 :math:`\varepsilon^2` (Adam: 2.5e-5), and in
+#    TensorBoard its curves stay orders of magnitude above Adam's. Which one wins, by orders of magnitude,
+#    holds on any machine.
 # Why: 1e-3 is a good step for Adam, which scales every parameter's step to about lr; plain gradient
 #    descent multiplies the gradient by lr, and on the flat directions of this cost that is tiny
 #    (lj_6 shows the plateau). SGD needs a larger learning rate, or momentum.
@@ -119,14 +118,13 @@ def exercise_3(out=None, quick=False):
 # Time: 25 min
 # Practises: writing a descriptor (an nn.Module with ``size``); physics in the descriptor
 # Checked by: tests/test_solutions_lj.py
-# Change: the class ``InversePowers`` below, a descriptor of the two numbers (r^-6, r^-12), used as
-#    ``descriptor = InversePowers()`` in cell 2 of the lesson; the rest of lj_3 unchanged.
-# Answer (measured 2026-12-06 on the 2-core VM, the code below, both descriptors trained alike): the
-#    test MSE is similar, 1.9e-6 (inverse powers) and 7.2e-6 epsilon^2 (Gaussians); beyond the data,
-#    from 3 to 4 sigma, the inverse powers give 1.9e-8 epsilon^2 and the Gaussians 0.039: six orders of
-#    magnitude apart. That the physical descriptor extrapolates and the Gaussians do not holds on any
-#    machine.
-# Why: E = 4 (r^-12 - r^-6) is a straight line in these two numbers: the network only has to learn
+# Change: the class ``InversePowers`` below, a descriptor of the two numbers :math:`(r^{-6}, r^{-12})`, used
+#    as ``descriptor = InversePowers()`` in cell 2 of the lesson; the rest of lj_3 unchanged.
+# Answer (measured 2026-12-06 on the 2-core VM, the code below, both descriptors trained alike): the test MSE
+#    is similar, 1.9e-6 (inverse powers) and 7.2e-6 :math:`\varepsilon^2` (Gaussians); beyond the data, from 3
+#    to 4 sigma, the inverse powers give 1.9e-8 :math:`\varepsilon^2` and the Gaussians 0.039: six orders of
+#    magnitude apart. That the physical descriptor extrapolates and the Gaussians do not holds on any machine.
+# Why: :math:`E = 4 (r^{-12} - r^{-6})` is a straight line in these two numbers: the network only has to learn
 #    a linear map, which it can do everywhere, also outside the training range; the Gaussians can
 #    only describe r where their centres are.
 

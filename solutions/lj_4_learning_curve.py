@@ -33,7 +33,7 @@ def curves(stdout):
 # Checked by: tests/test_solutions_lj.py (on sizes 10, 80, 320 and two repeats)
 # Change: none: read the left panel of lj_4_learning_curve.png, or the printed table.
 # Answer (measured 2026-12-06 on the 2-core VM): the large model's mean validation MSE is higher than
-#    the small model's at N = 10 (0.77 vs 0.50 epsilon^2), about equal at N = 40 (0.048 vs 0.040),
+#    the small model's at N = 10 (0.77 vs 0.50 :math:`\varepsilon^2`), about equal at N = 40 (0.048 vs 0.040),
 #    lower from N = 80 on (5.2e-3 vs 9.4e-3), and 90 times lower at N = 320 (7.1e-5 vs 6.6e-3), where
 #    the small model has stopped improving (bias). That the small model wins at 10 points and the
 #    large one at 320 holds on any machine.
@@ -62,9 +62,9 @@ def exercise_1(out=None, quick=False):
 # Change: ``python lj_4_learning_curve.py --noise 0.05`` (noise on the training energies only; the
 #    validation energies stay exact)
 # Answer (measured 2026-12-06 on the 2-core VM): at N = 320 the large model's training MSE levels off at
-#    2.2e-3 epsilon^2, just under the noise's variance 0.05^2 = 2.5e-3; its validation MSE (exact
-#    energies) rises 3.7 times, from 7.1e-5 to 2.7e-4, and now lies below its training MSE. The small
-#    model hardly changes (6.6e-3 both times). Which way each moves holds on any machine.
+#    2.2e-3 :math:`\varepsilon^2`, just under the noise's variance :math:`0.05^2 = 2.5 \cdot 10^{-3}`; its
+#    validation MSE (exact energies) rises 3.7 times, from 7.1e-5 to 2.7e-4, and now lies below its training
+#    MSE. The small model hardly changes (6.6e-3 both times). Which way each moves holds on any machine.
 # Why: a model that does not overfit cannot fit the noise, so its training MSE settles near the
 #    noise's variance; the noise also pulls the fit a little off the true curve. The small model's
 #    error is bias (it cannot follow the curve), far larger than the noise.
@@ -88,13 +88,14 @@ def exercise_2(out=None, quick=False):
 # %% Exercise 3
 # Kind: write code
 # Time: 20 min
-# Practises: describing a learning curve by a power law, MSE ~ N^-alpha, on a log-log plot
+# Practises: describing a learning curve by a power law, :math:`\mathrm{MSE} \propto N^{-\alpha}`, on a
+#    log-log plot
 # Checked by: tests/test_solutions_lj.py (on sizes 10, 80, 320 and two repeats)
 # Change: the function ``power_law`` below: a straight line through log(validation MSE) against
 #    log(N) (np.polyfit), for each model, over the second half of the sizes (N >= 80 at the defaults).
-# Answer (measured 2026-12-06 on the 2-core VM): over N = 80, 160, 320 the large model's validation MSE
-#    falls as N^-3.1, the small model's as N^-0.26, almost flat. A large exponent for the large model
-#    and a small one for the small model hold on any machine; the values shift with the seeds.
+# Answer (measured 2026-12-06 on the 2-core VM): over N = 80, 160, 320 the large model's validation MSE falls
+#    as :math:`N^{-3.1}`, the small model's as :math:`N^{-0.26}`, almost flat. A large exponent for the large
+#    model and a small one for the small model hold on any machine; the values shift with the seeds.
 # Why: the small model has reached its bias floor: more data cannot make it more flexible. The
 #    large model is still limited by data (variance), which falls fast as the gaps between points
 #    close. Learning curves of real force fields are quoted the same way (script4).

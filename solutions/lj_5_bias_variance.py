@@ -39,11 +39,11 @@ def table(stdout):
 # Practises: reading a bias-variance plot: the best model size, with and without L2
 # Checked by: tests/test_solutions_lj.py (on two widths, two strengths, four seeds)
 # Change: none: read lj_5_bias_variance.png (left) and the printed table.
-# Answer (measured 2026-12-06 on the 2-core VM): without L2 the best width is 4 (189 parameters,
-#    validation MSE 0.057 +- 0.037 epsilon^2); width 128 is 2.5 times worse (0.141 +- 0.182). With
-#    L2 = 1e-3 the best width is 128 (0.042 +- 0.017): L2 cuts width 128's spread over the seeds
-#    from 0.18 to 0.017 epsilon^2, and the largest model wins. Which size wins with and without L2,
-#    and that L2 shrinks the large model's spread, holds on any machine.
+# Answer (measured 2026-12-06 on the 2-core VM): without L2 the best width is 4 (189 parameters, validation
+#    MSE 0.057 +- 0.037 :math:`\varepsilon^2`); width 128 is 2.5 times worse (0.141 +- 0.182). With L2 = 1e-3
+#    the best width is 128 (0.042 +- 0.017): L2 cuts width 128's spread over the seeds from 0.18 to 0.017
+#    :math:`\varepsilon^2`, and the largest model wins. Which size wins with and without L2, and that L2
+#    shrinks the large model's spread, holds on any machine.
 # Why: without L2 a large network fits the noise of its 20 points (variance); L2 pulls every weight
 #    that the data do not need towards zero, so the large model behaves like a smooth one.
 
@@ -69,8 +69,8 @@ def exercise_1(out=None, quick=False):
 # Change: ``python lj_5_bias_variance.py --n-train 80`` (four times the data)
 # Answer (measured 2026-12-06 on the 2-core VM): without L2 the best width moves up from 4 to 32 (2,401
 #    parameters), and the widest model gets 34 times better (0.141 +- 0.182 -> 0.0042 +- 0.0081
-#    epsilon^2). L2 no longer helps: the best result is without it (width 32, 0.0028 epsilon^2). Larger
-#    optimum, large models much better: this holds on any machine.
+#    :math:`\varepsilon^2`). L2 no longer helps: the best result is without it (width 32, 0.0028
+#    :math:`\varepsilon^2`). Larger optimum, large models much better: this holds on any machine.
 # Why: more data pin a flexible model down (less variance), so a larger model can be afforded; the
 #    regularization that 20 points needed now only adds bias.
 
@@ -92,16 +92,16 @@ def exercise_2(out=None, quick=False):
 # Time: 20 min
 # Practises: what weight_decay does; L2 in the cost vs decoupled weight decay (AdamW)
 # Checked by: tests/test_solutions_lj.py
-# Change: the function ``l2_two_ways`` below trains two copies of one network for 200 steps: one with
-#    the lesson's cost MSE + (lambda / 2) sum theta^2 and no weight_decay, the other with the plain MSE
-#    and weight_decay = lambda; for SGD, Adam and AdamW.
+# Change: the function ``l2_two_ways`` below trains two copies of one network for 200 steps: one with the
+#    lesson's cost :math:`\mathrm{MSE} + (\lambda / 2) \sum \theta^2` and no weight_decay, the other with the
+#    plain MSE and weight_decay = lambda; for SGD, Adam and AdamW.
 # Answer (measured 2026-12-06 on the 2-core VM, lambda = 0.01): the largest parameter difference is
 #    7e-9 for SGD and 3e-7 for Adam (float32 rounding: the same method) but 0.52 for AdamW. This holds
 #    on any machine.
-# Why: the gradient of (lambda / 2) sum theta^2 is lambda theta, which is what SGD's and Adam's
-#    weight_decay add to the gradient. AdamW instead shrinks the weights directly (theta -= lr lambda
-#    theta), outside Adam's rescaling: "decoupled" weight decay (Loshchilov and Hutter, 2019), a
-#    different method from L2 in the cost.
+# Why: the gradient of :math:`(\lambda / 2) \sum \theta^2` is :math:`\lambda \theta`, which is what SGD's and
+#    Adam's weight_decay add to the gradient. AdamW instead shrinks the weights directly (theta -= lr lambda
+#    theta), outside Adam's rescaling: "decoupled" weight decay (Loshchilov and Hutter, 2019), a different
+#    method from L2 in the cost.
 
 
 def l2_two_ways(optimizer, strength=1e-2, steps=200, lr=5e-3):

@@ -39,10 +39,10 @@ def surface_ends(stdout):
 # Practises: reading a log-scale loss curve; what momentum buys on a plateau
 # Checked by: tests/test_solutions_lj.py
 # Change: none: read lj_6_loss_vs_step.png and the printed ``training MSE ... after 150 steps`` lines.
-# Answer (measured 2026-12-06 on the 2-core VM): after 150 steps gradient descent is still on its
-#    plateau at 1.5 epsilon^2, momentum is at 5.0e-3 (300 times lower), Adam at 6.8e-4. After 1500
-#    steps Adam is lowest (2.4e-7 epsilon^2), momentum and Nesterov at 4e-5, gradient descent and SGD
-#    at 3-4e-3. The order (Adam < momentum, Nesterov < gradient descent) holds on any machine.
+# Answer (measured 2026-12-06 on the 2-core VM): after 150 steps gradient descent is still on its plateau at
+#    1.5 :math:`\varepsilon^2`, momentum is at 5.0e-3 (300 times lower), Adam at 6.8e-4. After 1500 steps Adam
+#    is lowest (2.4e-7 :math:`\varepsilon^2`), momentum and Nesterov at 4e-5, gradient descent and SGD at
+#    3-4e-3. The order (Adam < momentum, Nesterov < gradient descent) holds on any machine.
 # Why: on the plateau the gradient is small but keeps its direction; momentum adds up the steps
 #    (up to 1 / (1 - 0.9) = 10 times longer), Adam divides each by the gradient's own size.
 
@@ -68,7 +68,7 @@ def exercise_1(out=None, quick=False):
 # Answer (measured 2026-12-06 on the 2-core VM): no: momentum and Nesterov now stop in the local
 #    minimum (0, 2.46), like plain gradient descent; Adam (no MOMENTUM setting) still reaches the
 #    global one. On the Lennard-Jones fit momentum's MSE after 150 steps is 0.16 instead of 5.0e-3
-#    epsilon^2. This holds on any machine (the surface paths have no randomness).
+#    :math:`\varepsilon^2`. This holds on any machine (the surface paths have no randomness).
 # Why: with beta the steps add up to at most 1 / (1 - beta) times a gradient step: 10 times for 0.9,
 #    2 for 0.5. Too little speed is built up along the shallow valley to climb out of the dip.
 
@@ -111,14 +111,15 @@ def exercise_3(out=None, quick=False):
 # Time: 25 min
 # Practises: writing an optimizer by hand; Nesterov's look-ahead gradient
 # Checked by: tests/test_solutions_lj.py
-# Change: the function ``nesterov_by_hand`` below: v_t = beta v_{t-1} - lr grad C(theta_t + beta v_{t-1}),
-#    theta_{t+1} = theta_t + v_t, on the lesson's 2-D surface from SURFACE_START, and the same path with
-#    torch.optim.SGD(nesterov=True) (the lesson's "Nesterov").
+# Change: the function ``nesterov_by_hand`` below:
+#    :math:`v_t = \beta v_{t-1} - \eta \nabla C(\theta_t + \beta v_{t-1})`,
+#    :math:`\theta_{t+1} = \theta_t + v_t`, on the lesson's 2-D surface from SURFACE_START, and the same path
+#    with torch.optim.SGD(nesterov=True) (the lesson's "Nesterov").
 # Answer (measured 2026-12-06 on the 2-core VM): both paths end at the global minimum (0, 0). torch's
-#    parameters are not theta_t but the look-ahead points theta_t + beta v_t: these agree with torch's
-#    path to 1e-15 at every one of the 400 steps, while theta_t itself differs from torch's
-#    parameters by up to 0.43. This holds on any machine (float64).
-# Why: torch stores theta_t + beta v_t so that the gradient it needs is at its own parameters; it is
+#    parameters are not :math:`\theta_t` but the look-ahead points :math:`\theta_t + \beta v_t`: these agree
+#    with torch's path to 1e-15 at every one of the 400 steps, while :math:`\theta_t` itself differs from
+#    torch's parameters by up to 0.43. This holds on any machine (float64).
+# Why: torch stores :math:`\theta_t + \beta v_t` so that the gradient it needs is at its own parameters; it is
 #    the same method written in shifted variables (Sutskever et al. 2013; PyTorch's SGD docs).
 
 STEEP, SHALLOW, DIP_DEPTH, DIP_CENTRE, DIP_WIDTH = 2.0, 0.1, 0.25, 2.5, 0.2  # the lesson's surface

@@ -53,11 +53,10 @@ def screened(res):
 # Practises: reading a screening plot; which learning rates a few epochs rule out
 # Checked by: tests/test_solutions_lj.py (on one grid point and seven random candidates)
 # Change: none: read the left panel of lj_7_search.png, or the printed table.
-# Answer (measured 2026-12-06 on the 2-core VM): the four candidates with a learning rate below
-#    3e-4 (all from the random search) are four of the six worst: validation MSE 0.049 to 0.11 epsilon^2
-#    after 40 epochs, over 2,000 times the best (2.2e-5, lr 5e-3). The other two above 0.05 have
-#    a large L2 (3.6e-3 and 5.5e-3). That tiny learning rates and strong L2 screen worst holds on any
-#    machine.
+# Answer (measured 2026-12-06 on the 2-core VM): the four candidates with a learning rate below 3e-4 (all from
+#    the random search) are four of the six worst: validation MSE 0.049 to 0.11 :math:`\varepsilon^2` after 40
+#    epochs, over 2,000 times the best (2.2e-5, lr 5e-3). The other two above 0.05 have a large L2 (3.6e-3 and
+#    5.5e-3). That tiny learning rates and strong L2 screen worst holds on any machine.
 # Why: in 40 epochs a step size of 1e-4 moves the weights too little to learn the curve; a strong L2
 #    pulls them back to zero. A few epochs suffice to rule these out: the point of screening.
 
@@ -81,12 +80,12 @@ def exercise_1(out=None, quick=False):
 # Checked by: tests/test_solutions_lj.py
 # Change: ``python lj_7_hyperparameter_search.py --screen-epochs 10``
 # Answer (measured 2026-12-06 on the 2-core VM): no. After 10 epochs the best screening MSE is 1.2e-3
-#    epsilon^2 instead of 2.2e-5, and the finalists are the fast starters: all three have lr >= 0.01,
-#    two are the smallest grid network (width 8, depth 1, ranked 6th and 7th after 40 epochs), while
-#    the deep networks that won before (width 32 depth 3, width 24 depth 4) miss the final. The final
-#    model's validation MSE is about as good (5.0e-6 instead of 7.4e-6 epsilon^2), but its test MSE is
-#    7 times worse (2.0e-5 instead of 2.9e-6). That the best screening MSE is far higher after 10
-#    epochs and the finalists have large learning rates holds on any machine.
+#    :math:`\varepsilon^2` instead of 2.2e-5, and the finalists are the fast starters: all three have lr >=
+#    0.01, two are the smallest grid network (width 8, depth 1, ranked 6th and 7th after 40 epochs), while the
+#    deep networks that won before (width 32 depth 3, width 24 depth 4) miss the final. The final model's
+#    validation MSE is about as good (5.0e-6 instead of 7.4e-6 :math:`\varepsilon^2`), but its test MSE is 7
+#    times worse (2.0e-5 instead of 2.9e-6). That the best screening MSE is far higher after 10 epochs and the
+#    finalists have large learning rates holds on any machine.
 # Why: a screening ranks how far a candidate gets in its epochs, not how far it could get: too short
 #    a screening rewards speed, not quality. Choosing among few finalists by validation MSE also
 #    flatters the winner a little: only the test set tells.
@@ -116,10 +115,10 @@ def exercise_2(out=None, quick=False):
 # Checked by: tests/test_solutions_lj.py
 # Change: the function ``memorise`` below: the search's winning network (width 32, depth 3, Adam with
 #    lr 0.01) trained full batch on only 5 Lennard-Jones points; count the steps until the training
-#    MSE is below 1e-6 epsilon^2; then the same with ``optimizer.zero_grad()`` left out.
+#    MSE is below 1e-6 :math:`\varepsilon^2`; then the same with ``optimizer.zero_grad()`` left out.
 # Answer (measured 2026-12-06 on the 2-core VM): 114 steps; without zero_grad() the MSE is still 1.6
-#    epsilon^2 after 500 steps, far from memorised. That a working pipeline memorises 5 points in a
-#    few hundred steps and the bug never does holds on any machine.
+#    :math:`\varepsilon^2` after 500 steps, far from memorised. That a working pipeline memorises 5 points in
+#    a few hundred steps and the bug never does holds on any machine.
 # Why: a network this size can always pass through 5 points; if it cannot, the fault is in the code
 #    (here the gradients pile up over the steps, and the steps grow wild), not in the hyperparameters.
 #    A minute's check saves a search over settings that cannot help.

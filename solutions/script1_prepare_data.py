@@ -148,14 +148,14 @@ def exercise_3(out=None, quick=False):
 # %% Exercise 4
 # Kind: write code
 # Time: 15 min
-# Practises: statistical mechanics as a check of the data; k_B T in eV
+# Practises: statistical mechanics as a check of the data; :math:`k_B T` in eV
 # Checked by: tests/test_solutions_schnet.py
 # Change: the function below.
-# Answer (measured 2026-12-06; the data are fixed): the energies' standard deviation is 0.151 eV; for
-#    21 harmonic modes at 500 K equipartition predicts sqrt(21 / 2) x 0.0431 eV = 0.140 eV, so the
+# Answer (measured 2026-12-06; the data are fixed): the energies' standard deviation is 0.151 eV; for 21
+#    harmonic modes at 500 K equipartition predicts :math:`\sqrt{21 / 2} \times 0.0431` eV = 0.140 eV, so the
 #    spread implies 540 K, 8 % above the 500 K of the sampling MD.
-# Why: each of the 3N - 6 = 21 vibrations holds on average k_B T / 2 of potential energy, with a
-#    variance of (k_B T)^2 / 2: the data look like a molecule at about 500 K. The 8 % excess: the
+# Why: each of the 3N - 6 = 21 vibrations holds on average :math:`k_B T / 2` of potential energy, with a
+#    variance of :math:`(k_B T)^2 / 2`: the data look like a molecule at about 500 K. The 8 % excess: the
 #    frames were sampled with GFN2-xTB and labelled with PBE (the two surfaces differ), and ethanol is
 #    not harmonic (torsions, stretched bonds).
 

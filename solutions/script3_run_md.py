@@ -32,12 +32,13 @@ def run_md(*args, out=None, quick=False) -> dict:
 #    benchmarks/check_solutions.py (the numbers at the defaults)
 # Change: none: run script3 and read figures/schnet_md_energies.png (or the code below).
 # Answer (measured 2026-12-06 on the 2-core VM, script2's and script3's defaults): canonical statistics
-#    predict 300 K x sqrt(2 / 24) = 87 K; over the second half of the run (every 5th step, as the
-#    trajectory holds them) the temperature had a mean of 337 K and a standard deviation of 80 K (97 K
-#    predicted for that mean), swinging between 176 and 569 K. Tens of K, not a few: on any machine.
+#    predict :math:`300\,\mathrm{K} \times \sqrt{2 / 24} = 87\,\mathrm{K}`; over the second half of the run
+#    (every 5th step, as the trajectory holds them) the temperature had a mean of 337 K and a standard
+#    deviation of 80 K (97 K predicted for that mean), swinging between 176 and 569 K. Tens of K, not a few:
+#    on any machine.
 # Why: the temperature of a molecule is its kinetic energy counted per degree of freedom, and with 24 of
-#    them the kinetic energy fluctuates by sqrt(2 / 24) = 29 % of its mean: in a canonical ensemble
-#    the relative fluctuation falls as 1 / sqrt(N). A mole of ethanol would show none; 9 atoms do.
+#    them the kinetic energy fluctuates by :math:`\sqrt{2 / 24} = 29\,\%` of its mean: in a canonical ensemble
+#    the relative fluctuation falls as :math:`1 / \sqrt{N}`. A mole of ethanol would show none; 9 atoms do.
 
 
 def temperature_statistics(trajectory) -> dict:
@@ -74,7 +75,7 @@ def exercise_1(out=None, quick=False):
 #    107 steps: the total energy had moved by 51 meV/atom, the stability check's bound.)
 # Why: velocity Verlet is a second-order integrator: the energy it conserves exactly is that of a
 #    "shadow" surface that differs from the true one by a term proportional to the time step squared,
-#    so the total energy oscillates by an amount that grows as dt^2 (and does not drift away).
+#    so the total energy oscillates by an amount that grows as :math:`\Delta t^2` (and does not drift away).
 
 
 def largest_deviation(trajectory) -> float:
@@ -129,8 +130,8 @@ def exercise_3(out=None, quick=False):
 # Answer (measured 2026-12-06 on the 2-core VM, a default run): mean (standard deviation) in Å: O-H
 #    0.979 (0.031), C-H 1.117 (0.031), C-O 1.423 (0.037), C-C 1.536 (0.040). O-H is the shortest, C-C
 #    the longest, as in any ethanol; C-C fluctuates most in Å, O-H most relative to its length (3 %).
-# Why: the bond lengths follow the atoms' covalent radii (H smallest, C largest of the three elements);
-#    a bond's thermal spread is about sqrt(k_B T / k) for a stretch of stiffness k: the C-C stretch is
+# Why: the bond lengths follow the atoms' covalent radii (H smallest, C largest of the three elements); a
+#    bond's thermal spread is about :math:`\sqrt{k_B T / k}` for a stretch of stiffness k: the C-C stretch is
 #    the softest of the four, the O-H stretch the stiffest, but the O-H bond is the shortest.
 
 

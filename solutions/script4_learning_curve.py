@@ -35,10 +35,11 @@ def learning_curve(*args, out=None, quick=False) -> dict:
 # Change: none: run script4 and read figures/schnet_learning_curve.png and the printout.
 # Answer (measured 2026-12-02 at the defaults on the 2-core VM, benchmarks/README.md): SchNet's force
 #    MAE first falls below 1 kcal/mol/Å at N = 250 (0.967; 1.141 at 100), PaiNN's at N = 100 (0.891;
-#    1.423 at 50). PaiNN's slope -0.60 means that 2^(1 / 0.60) = 3.2 times the data halve its error
+#    1.423 at 50). PaiNN's slope -0.60 means that :math:`2^{1 / 0.60} = 3.2` times the data halve its error
 #    (SchNet's -0.39: 5.9 times). PaiNN is ahead at every N: by 6 % at 25 frames, by 40 % at 1,000.
-# Why: error ~ N^slope; halving it needs N x 2^(-1 / slope). PaiNN's direction vectors let it learn
-#    angles and torsions from fewer examples than SchNet, which must infer them from distances.
+# Why: error :math:`\propto N^\mathrm{slope}`; halving it needs :math:`N \times 2^{-1 / \mathrm{slope}}`.
+#    PaiNN's direction vectors let it learn angles and torsions from fewer examples than SchNet, which must
+#    infer them from distances.
 
 
 def exercise_1(out=None, quick=False):

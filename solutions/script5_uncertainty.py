@@ -77,7 +77,7 @@ def exercise_2(out=None, quick=False):
 #    0.73 with four. Each doubling buys less (-0.058, then -0.042 kcal/mol/Å). With the quick committee
 #    of the tests (150 steps, 200 frames) four beat one and two (3.56 against 3.71 and 3.74), but two
 #    did not beat one: with two members, luck decides.
-# Why: averaging n members removes the independent part of their errors, which falls as 1 / sqrt(n):
+# Why: averaging n members removes the independent part of their errors, which falls as :math:`1 / \sqrt{n}`:
 #    the first doubling buys most. The shared part (same model, same kind of data) stays, so the
 #    committee's error levels off above zero, and its disagreement, a spread of n models, is a noisy
 #    estimate for 2 members and a steadier one for 4 or 8.

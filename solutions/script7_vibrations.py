@@ -33,10 +33,11 @@ def pbe_reference():
 # Practises: judging a force field mode by mode; where the training data are thin
 # Checked by: benchmarks/check_solutions.py (at the defaults: the errors depend on the model)
 # Change: none: run script7 and read figures/schnet_vibrations_modes.png and the table.
-# Answer (measured 2026-12-06 on the 2-core VM, the model of script2's defaults, PaiNN with a test force
-#    MAE of 0.47 kcal/mol/Å): frequency MAE 8.7 cm^-1, largest error -19.9 cm^-1 on the CH3 rock + CH2
-#    twist/rock at 794 cm^-1 (then the C-C-O bend, -17.8 at 407); RMSD of the geometry 0.0017 Å. In
-#    cm^-1 the errors are alike (mean 8.8 below 1500 cm^-1, 8.4 for the six stretches), relative to
+# Answer (measured 2026-12-06 on the 2-core VM with the model of script2's defaults): that PaiNN, with a
+#    test force MAE of 0.47 kcal/mol/Å, gives a frequency MAE of 8.7 :math:`\mathrm{cm^{-1}}`, the largest
+#    error -19.9 :math:`\mathrm{cm^{-1}}` on the CH3 rock + CH2 twist/rock at 794 :math:`\mathrm{cm^{-1}}`
+#    (then the C-C-O bend, -17.8 at 407); RMSD of the geometry 0.0017 Å. In :math:`\mathrm{cm^{-1}}` the
+#    errors are alike (mean 8.8 below 1500 :math:`\mathrm{cm^{-1}}`, 8.4 for the six stretches), relative to
 #    the frequency 1.3 % against 0.3 %: the soft modes are the hard ones. Which mode is worst changes
 #    from model to model (benchmarks/README.md: the OH torsion for the SchNet of 2026-12-02).
 # Why: a frequency goes as the square root of the curvature, so a curvature error of 2 % is 1 % in
@@ -73,13 +74,14 @@ def exercise_1(out=None, quick=False):
 #    benchmarks/check_solutions.py (the 10-ps run of the defaults)
 # Change: ``python schnet_tutorial/script7_vibrations.py --seed 1`` against the default (seed 0); the code
 #    below does the lesson's NVE run and spectrum for both seeds and compares their peaks.
-# Answer (measured 2026-12-06 on the 2-core VM, the model of script2's defaults, with 4,000 steps (2 ps)
-#    per seed and a 1,000-fs correlation instead of the lesson's 10 ps: the 10-ps pair did not fit into
-#    the session; benchmarks/check_solutions.py script7:2 runs it): the O-H stretch, one mode alone in
-#    its band, peaks at 3725 cm^-1 with seed 0 and 3719 with seed 1 (closer than the 33 cm^-1 a 1-ps
-#    correlation resolves), with heights 0.093 and 0.020: 4.6x. In the bands of several modes the
-#    tallest line changes: C-H stretches 2981 (seed 0) against 3044 cm^-1 (seed 1), C-O/C-C 1011
-#    against 1088: the same lines, another one tallest. Positions stay, heights move.
+# Answer (measured 2026-12-06 on the 2-core VM with the model of script2's defaults): with 4,000 steps
+#    (2 ps) per seed and a 1,000-fs correlation instead of the lesson's 10 ps (the 10-ps pair did not fit
+#    into the session; benchmarks/check_solutions.py script7:2 runs it), the O-H stretch, one mode alone
+#    in its band, peaks at 3725 :math:`\mathrm{cm^{-1}}` with seed 0 and 3719 with seed 1 (closer than
+#    the 33 :math:`\mathrm{cm^{-1}}` a 1-ps correlation resolves), with heights 0.093 and 0.020: 4.6x. In
+#    the bands of several modes the tallest line changes: C-H stretches 2981 (seed 0) against 3044
+#    :math:`\mathrm{cm^{-1}}` (seed 1), C-O/C-C 1011 against 1088: the same lines, another one tallest.
+#    Positions stay, heights move.
 # Why: a peak's position is the frequency of a vibration, a property of the surface: the same for any
 #    start. Its height is how much kinetic energy that vibration holds during the run; in 10 ps of an
 #    isolated molecule the energy flows between the modes only slowly, so the heights remember how
@@ -139,16 +141,18 @@ def exercise_2(out=None, quick=False):
 # Practises: normal-mode analysis; masses against force constants (isotope shifts)
 # Checked by: tests/test_solutions_schnet.py
 # Change: the function below (no model needed: PBE's own Hessian).
-# Answer (measured 2026-12-06; PBE's fixed Hessian, so on any machine): the O-D stretch lies at
-#    2708.8 cm^-1, where the reduced mass predicts 2708.5 (3720.1 x 0.728). Two more modes move by more
-#    than 10 %: the OH torsion, 293.4 -> 207.5 cm^-1 (x 0.71, about 1 / sqrt(2): H alone turns), and
-#    the CH3 rock + C-C stretch, 1013.9 -> 845.8 (the C-O-D bend now mixes into it); the C-O-H bend
-#    falls by 8 % (1229.3 -> 1131.5); every C-H stretch stays within 0.1 cm^-1.
-# Why: the Hessian (the force constants) is the same for both isotopes: the electrons do not see the
-#    nuclear mass (Born-Oppenheimer). A frequency goes as sqrt(k / mu); for the O-H stretch the reduced
-#    mass grows from 16 x 1.008 / 17.008 = 0.948 to 16 x 2.014 / 18.014 = 1.789 amu, so it falls by
-#    sqrt(0.948 / 1.789) = 0.728, to about 2708 cm^-1 (as measured in CH3CH2OD). The modes that move the
-#    hydroxyl H (the OH torsion, the C-O-H bend) shift; the CH2 and CH3 modes hardly move.
+# Answer (measured 2026-12-06; PBE's fixed Hessian, so on any machine): the O-D stretch lies at 2708.8
+#    :math:`\mathrm{cm^{-1}}`, where the reduced mass predicts 2708.5 (3720.1 x 0.728). Two more modes move by
+#    more than 10 %: the OH torsion, 293.4 -> 207.5 :math:`\mathrm{cm^{-1}}` (x 0.71, about
+#    :math:`1 / \sqrt{2}`: H alone turns), and the CH3 rock + C-C stretch, 1013.9 -> 845.8 (the C-O-D bend now
+#    mixes into it); the C-O-H bend falls by 8 % (1229.3 -> 1131.5); every C-H stretch stays within 0.1
+#    :math:`\mathrm{cm^{-1}}`.
+# Why: the Hessian (the force constants) is the same for both isotopes: the electrons do not see the nuclear
+#    mass (Born-Oppenheimer). A frequency goes as :math:`\sqrt{k / \mu}`; for the O-H stretch the reduced mass
+#    grows from 16 x 1.008 / 17.008 = 0.948 to 16 x 2.014 / 18.014 = 1.789 amu, so it falls by
+#    :math:`\sqrt{0.948 / 1.789} = 0.728`, to about 2708 :math:`\mathrm{cm^{-1}}` (as measured in CH3CH2OD).
+#    The modes that move the hydroxyl H (the OH torsion, the C-O-H bend) shift; the CH2 and CH3 modes hardly
+#    move.
 
 
 def deuterated_modes(atoms, hessian):

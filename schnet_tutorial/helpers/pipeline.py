@@ -147,13 +147,10 @@ def build_task(s: dict, model):
 
 def learning_rate_line(s: dict) -> str:
     """What the learning rate does, in numbers: LR_FINAL is a fraction of LEARNING_RATE."""
+    rate, final = s["LEARNING_RATE"], s["LR_FINAL"] * s["LEARNING_RATE"]
     if s["LR_SCHEDULE"] == "constant":
-        return f"learning rate {s['LEARNING_RATE']:g}, constant"
-    final = s["LR_FINAL"] * s["LEARNING_RATE"]
-    return (
-        f"learning rate {s['LEARNING_RATE']:g} falling along a cosine to {final:.3g} (LR_FINAL = "
-        f"{s['LR_FINAL']:g} x LEARNING_RATE) over {s['EPOCHS']} epochs"
-    )
+        return f"learning rate {rate:g}, constant"
+    return f"learning rate {rate:g} falling along a cosine to {final:.3g} (LR_FINAL = {s['LR_FINAL']:g} x LEARNING_RATE) over {s['EPOCHS']} epochs"  # noqa: E501
 
 
 def warn_unused(s: dict, script: str = "script2_train_schnet") -> None:
@@ -289,13 +286,11 @@ def what_to_change(s: dict, results: dict, n_train: int) -> str:
         steps, n_train, s["BATCH_SIZE"], s["LEARNING_RATE"], DEFAULTS["LEARNING_RATE"], epochs, s["EPOCHS"],
         s.get("TIME_BUDGET_S", 0.0),
     )  # fmt: skip
-    if s["CUTOFF"] < LONGEST_BOND_A:
-        cutoff = own("CUTOFF", "the cutoff")
-        causes.insert(
-            0,
-            f"{cutoff} = {s['CUTOFF']:g} Å is shorter than the C-C bond ({LONGEST_BOND_A} Å): atoms see too "
-            f"few neighbours; raise {cutoff} (default {DEFAULTS['CUTOFF']:g} Å)",
-        )
+    cutoff = own("CUTOFF", "the cutoff")
+    if s["CUTOFF"] < LONGEST_BOND_A:  # cause first
+        short = f"{cutoff} = {s['CUTOFF']:g} Å is shorter than the C-C bond ({LONGEST_BOND_A} Å)"
+        default = f"default {DEFAULTS['CUTOFF']:g} Å"
+        causes[:0] = [f"{short}: atoms see too few neighbours; raise {cutoff} ({default})"]
     more, frames = own("EPOCHS", own("STEPS", "optimizer steps")), own("N_TRAIN", "training frames")
     return "; ".join(causes) or f"train longer (more {more}) or on more frames ({frames})"
 

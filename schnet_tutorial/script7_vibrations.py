@@ -113,19 +113,17 @@ for k, (i, j) in enumerate(bonds):
     )
     print(f"{symbols[i]}{i}-{symbols[j]}{j:<3d} {pbe.get_distance(i, j):9.4f}{row}")
 
-# Harmonic vibrations of the model at its own minimum: the Hessian by central finite differences of
-# the model's forces (column j = -(F(x + h e_j) - F(x - h e_j)) / 2h, 2 x 27 force calls), then the
-# same normal-mode analysis as for PBE. Modes are paired with PBE's by their shapes (the largest
-# overlap of the mass-weighted vectors, one to one), not only by their order: two close modes may
-# swap places. Then an NVE run of the model (velocity Verlet, no thermostat) from its minimum with
-# random velocities at 2 x TEMPERATURE_K (half of the kinetic energy goes into potential energy), and
-# every step's velocities are kept for the spectrum.
+# Harmonic vibrations of the model at its own minimum: the Hessian by central finite differences of the
+# model's forces (column j = -(F(x + h e_j) - F(x - h e_j)) / 2h, 2 x 27 force calls), then the same
+# normal-mode analysis as for PBE. Modes are paired with PBE's by their shapes (the largest overlap of the
+# mass-weighted vectors, one to one), not only by their order: two close modes may swap places. Then an NVE
+# run of the model (velocity Verlet, no thermostat) from its minimum with random velocities at 2 x
+# TEMPERATURE_K (half of the kinetic energy goes into potential energy); every step's velocities are kept.
 for m in models:
     t0 = time.perf_counter()
     m["hessian"] = vibrations.hessian(m["atoms"], m["calc"], HESSIAN_STEP_A)
-    freqs, vectors = vibrations.normal_modes(m["atoms"], m["hessian"])
-    m["freqs"] = freqs
-    m["matched"], m["overlap"] = vibrations.match_modes(pbe_vectors, freqs, vectors)  # 1 = the same shape
+    m["freqs"], vectors = vibrations.normal_modes(m["atoms"], m["hessian"])
+    m["matched"], m["overlap"] = vibrations.match_modes(pbe_vectors, m["freqs"], vectors)  # 1: the same shape
     m["errors"] = m["matched"] - pbe_freqs
     m["mae"], m["max_err"] = float(np.abs(m["errors"]).mean()), float(np.abs(m["errors"]).max())
     m["modes_s"] = time.perf_counter() - t0
@@ -161,11 +159,8 @@ for k, m in enumerate(models):
             m["md_broke"], n = str(exc), dyn.nsteps  # the steps before it are kept
             traj.write()  # the broken geometry, last in the movie
     m["velocities"], m["md_steps"] = velocities[:n], n - 1
-    m["temperature"] = float(
-        np.mean(np.sum(atoms.get_masses()[:, None] * velocities[:n] ** 2, axis=(1, 2)))
-        / (3 * len(atoms) - 6)
-        / units.kB
-    )
+    twice_kinetic = np.sum(atoms.get_masses()[:, None] * velocities[:n] ** 2, axis=(1, 2))  # (eV)
+    m["temperature"] = float(np.mean(twice_kinetic) / (3 * len(atoms) - 6) / units.kB)  # 3N - 6 vibrations
     m["drift_mev"] = float((energies[n - 1] - energies[0]) / len(atoms) * 1000)
     m["md_s"] = time.perf_counter() - t0
     print(
@@ -175,32 +170,26 @@ for k, m in enumerate(models):
     )
 
 
-# The spectrum of the run: how strongly the atoms' velocities oscillate at each frequency. The
-# velocity autocorrelation C(t) (how similar the velocities are a time t apart) is cut off at
-# CORRELATION_FS with a smooth window and Fourier-transformed; a longer cut-off gives sharper peaks
-# but needs a longer run to average out the noise.
+# The spectrum of the run: how strongly the atoms' velocities oscillate at each frequency. The velocity
+# autocorrelation C(t) (how similar the velocities are a time t apart) is cut off at CORRELATION_FS with
+# a smooth window and Fourier-transformed: a longer cut-off, sharper peaks, but more noise to average.
 for m in models:  # (a run that broke within its first 20 steps has no spectrum)
     max_lag = min(CORRELATION_FS, m["md_steps"] * TIMESTEP_FS / 2)
     spectrum = vibrations.power_spectrum(m["velocities"], pbe.get_masses(), TIMESTEP_FS, max_lag)
     m["spectrum"] = spectrum if m["md_steps"] >= 20 else None
 
 # %% 5 Look at the result
-# The table: each PBE mode with its name, the model's frequency of the same shape, the error, and the overlap
-# of the two shapes (1 = identical). The stretches of light atoms (O-H ~3700, C-H ~3000
-# :math:`\mathrm{cm^{-1}}`) and the skeleton (C-O, C-C ~900-1100 :math:`\mathrm{cm^{-1}}`) depend on bond
-# stiffness; the torsions (the OH and CH3 groups turning, ~250-300 :math:`\mathrm{cm^{-1}}`) on tiny energy
-# differences that few training frames sample well: there the model errs most. A model with a smaller force
-# MAE does not always get better frequencies: compare two models with --model-file-2. An imaginary frequency
-# (the model's energy curves down along that mode: its optimised geometry is a saddle point, not a minimum) is
-# shown as a negative number, left of zero in the figures, and the script says so below the table.
-print(
-    "\nharmonic frequencies (cm^-1): "
-    + ", ".join(f"model{k + 1} = {m['label']}" for k, m in enumerate(models))
-)
-print(
-    f"{'#':>2s} {'mode':30s} {'PBE':>7s}"
-    + "".join(f" model{k + 1}  error overlap" for k in range(len(models)))
-)
+# The table: each PBE mode with its name, the model's frequency of the same shape, the error, and the
+# overlap of the two shapes (1 = identical). The stretches of light atoms (O-H ~3700, C-H ~3000) and the
+# skeleton (C-O, C-C ~900-1100 :math:`\mathrm{cm^{-1}}`) depend on bond stiffness; the torsions (the OH and
+# CH3 groups turning, ~250-300) on tiny energy differences that few training frames sample well: there the
+# model errs most. A smaller force MAE does not always give better frequencies (compare two models with
+# --model-file-2). An imaginary frequency (the energy curves down along that mode: the optimised geometry is
+# a saddle point, not a minimum) is shown as a negative number, left of zero in the figures, and said below.
+labels = ", ".join(f"model{k + 1} = {m['label']}" for k, m in enumerate(models))
+print(f"\nharmonic frequencies (cm^-1): {labels}")
+columns = "".join(f" model{k + 1}  error overlap" for k in range(len(models)))
+print(f"{'#':>2s} {'mode':30s} {'PBE':>7s}{columns}")
 for i in range(len(pbe_freqs)):
     row = "".join(f" {m['matched'][i]:7.1f} {m['errors'][i]:+6.1f} {m['overlap'][i]:7.2f}" for m in models)
     print(f"{i + 1:2d} {names[i]:30s} {pbe_freqs[i]:7.1f}{row}")
@@ -220,7 +209,7 @@ for k, m in enumerate(models):
     ax.vlines(m["freqs"], 0, -1 + 0.3 * k, color=colors[k], lw=1.5, label=m["label"])
     for f in m["freqs"][m["freqs"] < 0]:  # an imaginary mode: shown, left of zero, and named
         text = f"imaginary: {f:.0f}\n(not a minimum)"
-        ax.text(f - 30, -0.5 + 0.15 * k, text, color=colors[k], ha="right", va="center")
+        ax.text(f - 30, -0.25 - 0.5 * k, text, color=colors[k], ha="right", va="center")  # apart for 2 models
 ax.axhline(0, color="gray", lw=0.5)
 right = max(pbe_freqs.max(), *[m["freqs"].max() for m in models]) + 200
 left = min([0.0] + [f - 600 for m in models for f in m["freqs"] if f < 0])  # room for imaginary modes
@@ -272,10 +261,8 @@ worst = int(np.abs(models[0]["errors"]).argmax())
 shape = pbe_vectors[worst].reshape(-1, 3) / np.sqrt(pbe.get_masses())[:, None]
 shape *= 0.3 / np.abs(shape).max()  # largest displacement 0.3 Å, to see it
 mode_file = run_dir / f"pbe_mode{worst + 1}.traj"
-write(
-    str(mode_file),
-    [Atoms(pbe.numbers, pbe.positions + np.sin(2 * np.pi * t / 30) * shape) for t in range(30)],
-)
+frames = [Atoms(pbe.numbers, pbe.positions + np.sin(2 * np.pi * t / 30) * shape) for t in range(30)]
+write(str(mode_file), frames)
 print(f"the PBE mode with the model's largest error, as a movie: ase gui {model_files.shown(mode_file)}")
 show()
 result = {}  # the headline numbers of the first model (and of the second, prefixed model2_)
@@ -291,13 +278,12 @@ bond_names = [f"{symbols[i]}{i}-{symbols[j]}{j}" for i, j in bonds]
 details = {"reference": REFERENCE, "mode_names": names, "pbe_cm1": pbe_freqs.round(2), "bonds": bond_names}
 details["models"] = [{name: m[key] for name, key in keys.items()} for m in models]
 record.finish(run_dir, result, details)
-broken = [m for m in models if m["md_broke"]]
+broken = next((m for m in models if m["md_broke"]), None)  # the first model whose MD blew up
 if broken:
-    m = broken[0]
     fail(
-        f"the MD of {m['label']} blew up: {m['md_broke']}: the model is not good enough for MD at "
+        f"the MD of {broken['label']} blew up: {broken['md_broke']}: the model is not good enough for MD at "
         f"{TEMPERATURE_K:g} K (train it longer, or lower TEMPERATURE_K); the harmonic results above stand "
-        f"and the trajectory up to there is in {model_files.shown(m['traj'])}",
+        f"and the trajectory up to there is in {model_files.shown(broken['traj'])}",
         1,
     )
 
@@ -305,7 +291,8 @@ if broken:
 # Worked answers: solutions/script7_vibrations.py (run it, or read it on the lesson's page).
 #
 # 1. (read the figure) In schnet_vibrations_modes.png and the table: which mode has the largest error?
-#    Relative to its frequency, does the model err more on the modes below 1500 cm^-1 or on the stretches?
+#    Relative to its frequency, does the model err more on the modes below 1500 :math:`\mathrm{cm^{-1}}`
+#    or on the stretches?
 # 2. (predict, then run) ``--seed 1`` changes only the starting velocities of the NVE run. Before you
 #    run: will the peaks of the MD spectrum move, or only change their heights? Then run and compare.
 # 3. (write code) Deuterate the hydroxyl group: give its H the mass of D (2.014) and redo PBE's normal

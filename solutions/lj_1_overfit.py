@@ -30,7 +30,7 @@ def seeds(quick):
 # Time: 5 min
 # Practises: reading training and unseen errors; what overfitting looks like in numbers
 # Checked by: tests/test_solutions_lj.py
-# Change: none: ``python lj_1_overfit.py`` and read its lines ``seed k: MSE (:math:`\varepsilon^2`) ...``.
+# Change: none: ``python lj_1_overfit.py`` and read its lines ``seed k: MSE (epsilon^2) ...``.
 # Answer (measured 2026-12-06 on the 2-core VM): the training MSE is 3e-16 to 2e-14 :math:`\varepsilon^2`, the
 #    interpolation MSE 0.61 to 0.74 :math:`\varepsilon^2`: 13 to 15 orders of magnitude more, for every seed.
 #    The extrapolation MSE (1.6 to 3.6 :math:`\varepsilon^2`) is larger still, also for every seed. That the

@@ -88,8 +88,7 @@ def exercise_2(out=None, quick=False):
 # %% Exercise 3
 # Kind: write code
 # Time: 20 min
-# Practises: describing a learning curve by a power law, :math:`\mathrm{MSE} \propto N^{-\alpha}`, on a
-#    log-log plot
+# Practises: a learning curve as a power law, :math:`\mathrm{MSE} \propto N^{-\alpha}`, on a log-log plot
 # Checked by: tests/test_solutions_lj.py (on sizes 10, 80, 320 and two repeats)
 # Change: the function ``power_law`` below: a straight line through log(validation MSE) against
 #    log(N) (np.polyfit), for each model, over the second half of the sizes (N >= 80 at the defaults).

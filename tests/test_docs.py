@@ -492,6 +492,12 @@ def test_each_solution_sits_collapsed_under_its_exercise_and_the_student_version
     for said in ("Predict, then run", "5 min", "reading a learning rate", "**Change:**", "``--x 2``"):
         assert said in one, said
     assert one.index("**Answer** (measured 2026-12-06):") < one.index("**Why:**")
+    from docutils.core import publish_parts
+
+    solution = exercises.read_solutions(tmp_path, "lj_9_sample")[1]
+    mathjax = {"math_output": "MathJax"}  # as the site renders math
+    html = publish_parts(exercises.solution_rst(solution), writer="html", settings_overrides=mathjax)["body"]
+    assert '<span class="math">\\(\\varepsilon^2\\)</span>' in html  # the Answer's formula renders as math
     assert "return abs(x)" in page[solutions[1] : third] and ".. code-block:: python" in page
     student = exercises.insert_solutions(rst, "lj_9_sample", tmp_path, student=True)
     assert "<details" not in student and "3. (read the figure)" in student and "ml_tutorial" not in student
@@ -499,6 +505,7 @@ def test_each_solution_sits_collapsed_under_its_exercise_and_the_student_version
     nb = notebooks.notebook(SAMPLE_LESSON, "lj_9_sample", exercises.read_solutions(tmp_path, "lj_9_sample"))
     cells = markdown_cells(nb)
     assert [c.count("<details") for c in cells if c.startswith("**")] == [1, 1, 0]
+    assert any("to 1 $\\varepsilon^2$, on any machine" in c for c in cells)  # Markdown math in the notebook
     assert "```python\ndef absolute(x):" in cells[-2] and not any(map(rest_debris, cells))
     plain = notebooks.notebook(SAMPLE_LESSON, "lj_9_sample", {})
     assert not any("<details" in c for c in markdown_cells(plain))

@@ -1,5 +1,6 @@
 """The lessons' prose (the docstring and the comment blocks that open the cells: the page text of the
-course site and the notebooks) says what runs, and writes its formulas as math.
+course site and the notebooks) says what runs, and writes its formulas as math; so do the solution
+files' exercise headers (Change, Answer, Why: shown on the lesson's page under each exercise).
 
 * Every formula and every unit with a power is reST math (``:math:`...```), rendered on the site: no
   ``r^-12``, ``cm^-1``, ``theta_{t+1}``, ``sqrt(m_i m_j)``, ``dE/dR`` or ``phi_1`` as plain text.
@@ -20,6 +21,7 @@ CELL_PATTERN = re.compile(
 )  # sphinx-gallery's pattern of a cell and its text (as docs/page_source.py reads the cells)
 
 LESSONS = sorted(ROOT.glob("lj_[0-9]*.py")) + sorted((ROOT / "schnet_tutorial").glob("script[0-9]*.py"))
+SOLUTIONS = sorted(p for p in (ROOT / "solutions").glob("*.py") if p.name != "__init__.py")  # page text too
 VERBATIM = re.compile(r"``.+?``|:math:`[^`]+`|^\s*\.\. math::.*")  # code and math: as they should be
 PLAIN_MATH = re.compile(
     r"\^"  # a power: r^-12, epsilon^2, cm^-1, N^slope
@@ -66,14 +68,24 @@ def test_the_prose_finds_the_text_of_every_cell():
     assert "1,261" in text and "STEEP, SHALLOW" not in text  # prose, not code
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LESSONS + SOLUTIONS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_formulas_and_units_with_powers_are_math(path):
+    """A lesson's prose, and a solution file's: its docstring and the comment header of each
+    ``# %% Exercise N`` cell (Kind ... Change, Answer, Why), which the lesson's page shows under the
+    exercise (docs/exercises.py). The comments inside a solution's code are code, shown as written."""
     plain = [
         f"{path.name}:{n}: {text.strip()}"
         for n, text in prose(path)
         if PLAIN_MATH.search(VERBATIM.sub("", text))
     ]
     assert not plain, "write these as :math:`...` (they are page text):\n" + "\n".join(plain)
+
+
+def test_the_prose_of_a_solution_file_is_its_exercises_headers_not_its_code():
+    lines = dict(prose(ROOT / "solutions" / "lj_6_optimizers.py"))
+    text = "\n".join(lines.values())
+    assert len(SOLUTIONS) >= 14 and " Kind: write code" in text and " Why: torch stores" in text
+    assert "def nesterov_by_hand" not in text  # the code (and its comments) is not page prose
 
 
 def test_the_check_finds_plain_formulas_and_leaves_names_and_math_alone():

@@ -126,6 +126,7 @@ def test_layout_five_cells_with_prose(script):
         "# %% 3 Cost function",
         "# %% 4 Find the parameters",
         "# %% 5 Look at the result",
+        "# %% Exercises",  # comments only (tests/test_solutions_lj.py checks it)
     ]
     assert cells[0] == setup_line + 2 and all(lines[i + 1].startswith("# ") for i in cells)
     assert "__file__" not in "\n".join(lines) and "sys.path" not in "\n".join(lines)

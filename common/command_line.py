@@ -30,7 +30,8 @@ def quick_option(argv: list[str]) -> tuple[list[str], bool | None]:
     return rest, asked
 
 
-_BOOL_WORDS = ("1", "true", "yes", "on", "0", "false", "no", "off")
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")  # True/False settings
+_BOOL_WORDS = TRUE_WORDS + FALSE_WORDS
 
 
 def command_line(namespace: dict) -> list[str]:
@@ -51,7 +52,7 @@ def command_line(namespace: dict) -> list[str]:
 
 
 def _truthy(text: str) -> bool:
-    return text.strip().lower() in ("1", "true", "yes", "on")
+    return text.strip().lower() in TRUE_WORDS
 
 
 def settings_of(namespace: dict) -> list[str]:
@@ -160,9 +161,9 @@ def convert(text: str, rule: Rule | None, default):
     """Turn the command-line text into a value of the setting's type."""
     kind = rule.kind if rule else type(default)
     if kind is bool:
-        if text.lower() in ("1", "true", "yes", "on"):
+        if text.lower() in TRUE_WORDS:
             return True
-        if text.lower() in ("0", "false", "no", "off"):
+        if text.lower() in FALSE_WORDS:
             return False
         raise ValueError(text)
     if kind is int:

@@ -13,7 +13,8 @@ Each file has one cell per exercise, ``# %% Exercise N``, opening with comment l
 
 then the code: a function ``exercise_N(out=None, quick=False)`` that does the exercise and returns its
 numbers (a dict). Run a file to do all its exercises, or one: ``python solutions/lj_1_overfit.py 2``.
-``run_lesson`` runs a lesson with changed settings and returns its ``result:`` line as a dict.
+``run_lesson`` runs a lesson with changed settings and returns its ``result:`` line as a dict
+(``run_script``: its printout, for a lesson without a result line).
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ def parse_result(text: str) -> dict:
     return fields
 
 
-def run_lesson(name: str, *args, out=None, quick: bool = False, timeout: float = 3600) -> dict:
-    """Run lesson ``name`` with command-line settings ``args`` (``"--n-train", 20``) and return its
-    result line as a dict, plus ``"stdout"``. ``out``: the output folder (ML_TUTORIAL_OUTPUT; None: the
-    student's usual one); ``quick``: reduced settings. A failed run raises RuntimeError with its error."""
+def run_script(name: str, *args, out=None, quick: bool = False, timeout: float = 3600) -> str:
+    """Run lesson ``name`` with command-line settings ``args`` (``"--n-train", 20``) and return what it
+    printed. ``out``: the output folder (ML_TUTORIAL_OUTPUT; None: the student's usual one); ``quick``:
+    reduced settings. A failed run raises RuntimeError with its error."""
     env = dict(os.environ, MPLBACKEND="Agg")
     if out is not None:
         env["ML_TUTORIAL_OUTPUT"] = str(out)
@@ -61,9 +62,13 @@ def run_lesson(name: str, *args, out=None, quick: bool = False, timeout: float =
     if proc.returncode != 0:
         last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"{name} {' '.join(map(str, args))} failed: {last[0]}")
-    result = parse_result(proc.stdout)
-    result["stdout"] = proc.stdout
-    return result
+    return proc.stdout
+
+
+def run_lesson(name: str, *args, out=None, quick: bool = False, timeout: float = 3600) -> dict:
+    """``run_script``, and the lesson's result line as a dict, plus ``"stdout"``."""
+    stdout = run_script(name, *args, out=out, quick=quick, timeout=timeout)
+    return {**parse_result(stdout), "stdout": stdout}
 
 
 def main(namespace: dict, argv: list[str] | None = None) -> None:

@@ -3,17 +3,14 @@
 Run all: ``python solutions/script1_prepare_data.py``; one: ``python solutions/script1_prepare_data.py 3``.
 """
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from solutions import lesson_path, main
+from schnet_tutorial.helpers.dataset import EV_TO_KCAL_PER_MOL  # eV -> kcal/mol
+from solutions import main, run_script
 
-EV_TO_KCAL_PER_MOL = 23.0605  # 1 eV = 23.06 kcal/mol (the factor of schnet_tutorial.helpers.dataset)
 K_B_EV_PER_K = 8.617333e-5  # Boltzmann's constant (eV/K)
 
 
@@ -31,16 +28,10 @@ def database(out=None) -> Path:
 
 def run_script1(*args, out=None) -> tuple[str, float]:
     """Run script1 with command-line settings ``args``; its printout and wall time (s). (script1 ends
-    with a summary line, not a ``result:`` line, so solutions.run_lesson does not fit it.)"""
-    env = dict(os.environ, MPLBACKEND="Agg")
-    if out is not None:
-        env["ML_TUTORIAL_OUTPUT"] = str(out)
+    with a summary line, not a ``result:`` line: solutions.run_script, not run_lesson.)"""
     t0 = time.perf_counter()
-    command = [sys.executable, str(lesson_path("script1_prepare_data.py")), *map(str, args)]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"script1 failed: {(proc.stderr.strip() or proc.stdout.strip())[-300:]}")
-    return proc.stdout, time.perf_counter() - t0
+    stdout = run_script("script1_prepare_data.py", *args, out=out, timeout=600)
+    return stdout, time.perf_counter() - t0
 
 
 def ensure_database(out=None) -> Path:

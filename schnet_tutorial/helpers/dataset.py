@@ -6,6 +6,7 @@ source_stamp, database_is_current, write_stamp, database_fingerprint
 count_frames, read_energies_forces  what a database holds (eV, eV/Å)
 molecule_inputs, load_inputs        SchNetPack's input dictionaries, built once
 split                               the one split into training, validation and test frames
+error_table                         a model's test errors against the labels, in kcal/mol and kcal/mol/Å
 """
 
 from schnet_tutorial.helpers import quiet  # noqa: F401  isort: skip (first: quiets SchNetPack's import)
@@ -292,3 +293,16 @@ def database_fingerprint(db_path) -> str:
             for value in row:
                 digest.update(value if isinstance(value, bytes) else str(value).encode())
     return digest.hexdigest()[:16]
+
+
+def error_table(e_pred, f_pred, e_ref, f_ref) -> dict:
+    """Test errors of energies (eV) and forces (eV/Å) against the reference, in kcal/mol and kcal/mol/Å,
+    and the guess "no force at all" (any model: script2's pipeline, script8's SO3LR)."""
+    e_err, f_err, kcal = e_pred - e_ref, f_pred - f_ref, EV_TO_KCAL_PER_MOL
+    return {
+        "energy_mae_kcal_mol": float(np.abs(e_err).mean() * kcal),
+        "energy_rmse_kcal_mol": float(np.sqrt((e_err**2).mean()) * kcal),
+        "force_mae_kcal_mol_A": float(np.abs(f_err).mean() * kcal),
+        "force_rmse_kcal_mol_A": float(np.sqrt((f_err**2).mean()) * kcal),
+        "zero_force_mae_kcal_mol_A": float(np.abs(f_ref).mean() * kcal),
+    }

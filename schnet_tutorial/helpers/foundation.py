@@ -159,15 +159,8 @@ def reference(frames):
 
 
 def errors(energies, forces, frames) -> dict:
-    """Test errors against PBE in kcal/mol and kcal/mol/Å, and the guess "no force at all"."""
-    e_ref, f_ref = reference(frames)
-    e_err, f_err = (energies - e_ref) * KCAL, (forces - f_ref) * KCAL
-    return {
-        "energy_mae_kcal_mol": float(np.abs(e_err).mean()),
-        "force_mae_kcal_mol_A": float(np.abs(f_err).mean()),
-        "force_rmse_kcal_mol_A": float(np.sqrt((f_err**2).mean())),
-        "zero_force_mae_kcal_mol_A": float(np.abs(f_ref * KCAL).mean()),
-    }
+    """Test errors against the PBE labels of ``frames`` (dataset.error_table: kcal/mol, kcal/mol/Å)."""
+    return dataset.error_table(energies, forces, *reference(frames))
 
 
 def refit_shifts(model, frames, energies) -> dict:

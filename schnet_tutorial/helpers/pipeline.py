@@ -36,7 +36,7 @@ from common.runs import DATABASE, log_hparams
 from common.settings import QUICK, check, fail, own, quick_settings, warn
 from common.training import too_little_training
 from schnet_tutorial.helpers import model_files
-from schnet_tutorial.helpers.dataset import EV_TO_KCAL_PER_MOL, load_inputs
+from schnet_tutorial.helpers.dataset import error_table, load_inputs
 
 # script2's settings (the minute's training), under script2's names
 DEFAULTS = {
@@ -261,15 +261,7 @@ def test_model(model_file, test_data):
     e_pred, f_pred = model_files.predict_energy_forces(model_files.load_model(model_file), test_data)
     e_ref = np.array([d["energy"].item() for d in test_data])
     f_ref = np.concatenate([d["forces"].double().numpy() for d in test_data])
-    e_err, f_err, kcal = e_pred - e_ref, f_pred - f_ref, EV_TO_KCAL_PER_MOL
-    errors = {
-        "energy_mae_kcal_mol": float(np.abs(e_err).mean() * kcal),
-        "energy_rmse_kcal_mol": float(np.sqrt((e_err**2).mean()) * kcal),
-        "force_mae_kcal_mol_A": float(np.abs(f_err).mean() * kcal),
-        "force_rmse_kcal_mol_A": float(np.sqrt((f_err**2).mean()) * kcal),
-        "zero_force_mae_kcal_mol_A": float(np.abs(f_ref).mean() * kcal),  # the guess "no force at all"
-    }
-    return (e_pred, f_pred), (e_ref, f_ref), errors
+    return (e_pred, f_pred), (e_ref, f_ref), error_table(e_pred, f_pred, e_ref, f_ref)
 
 
 def what_to_change(s: dict, results: dict, n_train: int) -> str:

@@ -21,11 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+from common.errors import OPTIONAL_MISSING  # a lesson that needs an optional install (script8)
 from common.runs import FIGURES_DIR, REPO_ROOT
 from common.settings import quick_option, robust_printing
 
 SLIDES = ("lj_", "script1_", "script2_", "script3_")  # the default tour: the lessons of the slides
-OPTIONAL_MISSING = 3  # a lesson's exit code when it needs an optional install (script8: so3krates-torch)
 
 
 def numbered(folder: Path, pattern: str) -> list[Path]:

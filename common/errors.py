@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+OPTIONAL_MISSING = 3  # the exit code of a lesson that needs an optional install (the tour skips it)
+
 
 class SettingError(ValueError):
     """A bad setting: reported as one line."""

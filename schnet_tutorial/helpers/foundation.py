@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import OPTIONAL_MISSING
 from common.settings import fail, first_line
 from schnet_tutorial.helpers import dataset, model_files
 
@@ -54,7 +55,7 @@ def require():
         fail(
             f"this lesson needs the optional package so3krates-torch ({first_line(exc)}): {INSTALL} "
             "(in the project folder, in this environment)",
-            code=3,  # tour.py OPTIONAL_MISSING: the tour skips the lesson and goes on
+            code=OPTIONAL_MISSING,  # the tour skips the lesson and goes on
         )
     return so3krates_torch
 
